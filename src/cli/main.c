@@ -1,0 +1,38 @@
+/*
+ * main.c - the solebox command-line entry point: dispatches to a subcommand.
+ */
+#include "commands.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* One line per subcommand; the implementation is in cmd_<name>.c. */
+static const sb_command commands[] = {
+    {"version", sb_cmd_version, "print the version"},
+};
+
+static void usage(FILE *out) {
+    fprintf(out, "usage: solebox <command> [options]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "\nRun 'solebox <command> --help' for the options of a command.\n");
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(argv[1], "--version") == 0)
+        return sb_cmd_version(argc - 1, argv + 1);
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(argv[1], commands[i].name) == 0)
+            return commands[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "solebox: unknown command '%s'\n\n", argv[1]);
+    usage(stderr);
+    return 2;
+}
