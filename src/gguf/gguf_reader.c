@@ -14,6 +14,8 @@
 
 #include <assert.h>
 #include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 struct sb_gguf {
@@ -61,9 +63,28 @@ static sb_status rd_u64(cursor *c, uint64_t *v, const char *what) { return rd_by
 
 static uint64_t remaining(const cursor *c) { return c->size - c->pos; }
 
+/* How many bytes of a key or name an error message shows: hostile names may
+ * be huge, and a negative %.*s precision would read up to a NUL. */
+static int shown(size_t len) { return len > 200 ? 200 : (int)len; }
+
+/* Prepends context to err's message and returns st itself (sb_error_prefix
+ * alone returns SB_ERR_INTERNAL when err is NULL). */
+static sb_status with_prefix(sb_status st, sb_error *err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static sb_status with_prefix(sb_status st, sb_error *err, const char *fmt, ...) {
+    if (err) {
+        char prefix[SB_ERROR_MSG_MAX];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(prefix, sizeof prefix, fmt, ap);
+        va_end(ap);
+        sb_error_prefix(err, "%s", prefix);
+    }
+    return st;
+}
+
 /* Reads a GGUF string (u64 length + bytes) as a view into the image. */
 static sb_status rd_str(cursor *c, sb_str *s, const char *what) {
-    uint64_t len;
+    uint64_t len = 0;
     sb_status st = rd_u64(c, &len, what);
     if (st != SB_OK)
         return st;
@@ -116,6 +137,7 @@ static void decode_scalar(sb_gguf_type t, const uint8_t *p, sb_gguf_value *v) {
 
 /* ---- parsing ------------------------------------------------------------ */
 
+/* Hands an index block to g, which frees it at close; frees it on failure. */
 static sb_status keep_block(sb_gguf *g, void *block, cursor *c) {
     if (g->n_blocks == g->cap_blocks) {
         size_t cap = g->cap_blocks ? g->cap_blocks * 2 : 16;
@@ -131,20 +153,84 @@ static sb_status keep_block(sb_gguf *g, void *block, cursor *c) {
     return SB_OK;
 }
 
-static sb_status parse_value(sb_gguf *g, cursor *c, sb_gguf_type type, sb_gguf_value *v, int depth, const sb_str *key);
+/* Makes room for element i of an index array of `count` elements that grows
+ * as elements are actually read, so a count the file claims but does not
+ * hold never turns into memory. *p and *cap are updated in place. */
+static sb_status grow_index(void **p, uint64_t *cap, uint64_t i, uint64_t count, size_t elem, const sb_str *key,
+                            cursor *c) {
+    if (i < *cap)
+        return SB_OK;
+    uint64_t ncap = *cap ? *cap * 2 : 64;
+    if (ncap > count)
+        ncap = count;
+    void *np = sb_reallocarray(*p, (size_t)ncap, elem);
+    if (!np)
+        return sb_error_set(c->err, SB_ERR_NOMEM, "key '%.*s': out of memory indexing an array of %" PRIu64 " elements",
+                            shown(key->len), key->ptr, count);
+    *p = np;
+    *cap = ncap;
+    return SB_OK;
+}
 
-/* Parses an array body (element type, count, elements) for `key`. */
+static sb_status parse_array(sb_gguf *g, cursor *c, sb_gguf_value *v, int depth, const sb_str *key);
+
+/* Reads `count` strings into an index kept by g. */
+static sb_status parse_string_elems(sb_gguf *g, cursor *c, sb_gguf_array *arr, const sb_str *key) {
+    sb_str *strs = NULL;
+    uint64_t cap = 0;
+    sb_status st = SB_OK;
+    for (uint64_t i = 0; i < arr->count; i++) {
+        void *p = strs;
+        if ((st = grow_index(&p, &cap, i, arr->count, sizeof *strs, key, c)) != SB_OK)
+            break;
+        strs = p;
+        if ((st = rd_str(c, &strs[i], "array string")) != SB_OK) {
+            with_prefix(st, c->err, "key '%.*s' element %" PRIu64 ": ", shown(key->len), key->ptr, i);
+            break;
+        }
+    }
+    if (st != SB_OK) {
+        sb_free(strs);
+        return st;
+    }
+    arr->strings = strs;
+    return strs ? keep_block(g, strs, c) : SB_OK;
+}
+
+/* Reads `count` nested arrays into an index kept by g. */
+static sb_status parse_array_elems(sb_gguf *g, cursor *c, sb_gguf_array *arr, int depth, const sb_str *key) {
+    sb_gguf_value *items = NULL;
+    uint64_t cap = 0;
+    sb_status st = SB_OK;
+    for (uint64_t i = 0; i < arr->count; i++) {
+        void *p = items;
+        if ((st = grow_index(&p, &cap, i, arr->count, sizeof *items, key, c)) != SB_OK)
+            break;
+        items = p;
+        if ((st = parse_array(g, c, &items[i], depth + 1, key)) != SB_OK)
+            break;
+    }
+    if (st != SB_OK) {
+        sb_free(items);
+        return st;
+    }
+    arr->items = items;
+    return items ? keep_block(g, items, c) : SB_OK;
+}
+
+/* Parses an array body (element type, count, elements) for `key`. depth is
+ * the number of arrays that enclose this one. */
 static sb_status parse_array(sb_gguf *g, cursor *c, sb_gguf_value *v, int depth, const sb_str *key) {
     uint32_t et;
     uint64_t count;
     sb_status st;
     if ((st = rd_u32(c, &et, "array element type")) != SB_OK || (st = rd_u64(c, &count, "array length")) != SB_OK)
-        return sb_error_prefix(c->err, "key '%.*s': ", (int)key->len, key->ptr);
+        return with_prefix(st, c->err, "key '%.*s': ", shown(key->len), key->ptr);
     if (et >= SB_GGUF_TYPE_COUNT)
-        return sb_error_set(c->err, SB_ERR_FORMAT, "key '%.*s': array element type %u is unknown", (int)key->len,
+        return sb_error_set(c->err, SB_ERR_FORMAT, "key '%.*s': array element type %u is unknown", shown(key->len),
                             key->ptr, et);
     if (depth + 1 > SB_GGUF_MAX_ARRAY_DEPTH)
-        return sb_error_set(c->err, SB_ERR_FORMAT, "key '%.*s': arrays nested deeper than %d levels", (int)key->len,
+        return sb_error_set(c->err, SB_ERR_FORMAT, "key '%.*s': arrays nested deeper than %d levels", shown(key->len),
                             key->ptr, SB_GGUF_MAX_ARRAY_DEPTH);
     v->type = SB_GGUF_ARRAY;
     sb_gguf_array *arr = &v->v.arr;
@@ -161,56 +247,35 @@ static sb_status parse_array(sb_gguf *g, cursor *c, sb_gguf_value *v, int depth,
         return sb_error_set(c->err, SB_ERR_FORMAT,
                             "key '%.*s': array of %" PRIu64 " %s elements runs past the end of the file (%" PRIu64
                             " bytes remain)",
-                            (int)key->len, key->ptr, count, sb_gguf_type_name(arr->elem_type), remaining(c));
-    if (arr->elem_type == SB_GGUF_STRING) {
-        sb_str *strs = sb_calloc(count ? count : 1, sizeof *strs);
-        if (!strs)
-            return sb_error_set(c->err, SB_ERR_NOMEM, "key '%.*s': out of memory for %" PRIu64 " strings",
-                                (int)key->len, key->ptr, count);
-        if ((st = keep_block(g, strs, c)) != SB_OK)
-            return st;
+                            shown(key->len), key->ptr, count, sb_gguf_type_name(arr->elem_type), remaining(c));
+    if (arr->elem_type == SB_GGUF_STRING)
+        return parse_string_elems(g, c, arr, key);
+    if (arr->elem_type == SB_GGUF_ARRAY)
+        return parse_array_elems(g, c, arr, depth, key);
+    arr->raw = c->data + c->pos;
+    c->pos += count * min_elem;
+    if (arr->elem_type == SB_GGUF_BOOL)
         for (uint64_t i = 0; i < count; i++)
-            if ((st = rd_str(c, &strs[i], "array string")) != SB_OK)
-                return sb_error_prefix(c->err, "key '%.*s' element %" PRIu64 ": ", (int)key->len, key->ptr, i);
-        arr->strings = strs;
-    } else if (arr->elem_type == SB_GGUF_ARRAY) {
-        sb_gguf_value *items = sb_calloc(count ? count : 1, sizeof *items);
-        if (!items)
-            return sb_error_set(c->err, SB_ERR_NOMEM, "key '%.*s': out of memory for %" PRIu64 " arrays",
-                                (int)key->len, key->ptr, count);
-        if ((st = keep_block(g, items, c)) != SB_OK)
-            return st;
-        for (uint64_t i = 0; i < count; i++)
-            if ((st = parse_array(g, c, &items[i], depth + 1, key)) != SB_OK)
-                return st;
-        arr->items = items;
-    } else {
-        arr->raw = c->data + c->pos;
-        c->pos += count * min_elem;
-        if (arr->elem_type == SB_GGUF_BOOL)
-            for (uint64_t i = 0; i < count; i++)
-                if (arr->raw[i] > 1)
-                    return sb_error_set(c->err, SB_ERR_FORMAT, "key '%.*s' element %" PRIu64 ": bool value %u is neither 0 nor 1",
-                                        (int)key->len, key->ptr, i, arr->raw[i]);
-    }
+            if (arr->raw[i] > 1)
+                return sb_error_set(c->err, SB_ERR_FORMAT, "key '%.*s' element %" PRIu64 ": bool value %u is neither 0 nor 1",
+                                    shown(key->len), key->ptr, i, arr->raw[i]);
     return SB_OK;
 }
 
-static sb_status parse_value(sb_gguf *g, cursor *c, sb_gguf_type type, sb_gguf_value *v, int depth, const sb_str *key) {
+/* Parses one value of `type` for `key`. */
+static sb_status parse_value(sb_gguf *g, cursor *c, sb_gguf_type type, sb_gguf_value *v, const sb_str *key) {
     if (type == SB_GGUF_STRING) {
         v->type = SB_GGUF_STRING;
         sb_status st = rd_str(c, &v->v.str, "string value");
-        return st == SB_OK ? st : sb_error_prefix(c->err, "key '%.*s': ", (int)key->len, key->ptr);
+        return st == SB_OK ? st : with_prefix(st, c->err, "key '%.*s': ", shown(key->len), key->ptr);
     }
     if (type == SB_GGUF_ARRAY)
-        return parse_array(g, c, v, depth, key);
+        return parse_array(g, c, v, 0, key);
     size_t n = sb_gguf_type_size(type);
-    if (!sb_range_ok(c->pos, n, c->size)) {
-        truncated(c, n, "value");
-        return sb_error_prefix(c->err, "key '%.*s': ", (int)key->len, key->ptr);
-    }
+    if (!sb_range_ok(c->pos, n, c->size))
+        return with_prefix(truncated(c, n, "value"), c->err, "key '%.*s': ", shown(key->len), key->ptr);
     if (type == SB_GGUF_BOOL && c->data[c->pos] > 1)
-        return sb_error_set(c->err, SB_ERR_FORMAT, "key '%.*s': bool value %u is neither 0 nor 1", (int)key->len,
+        return sb_error_set(c->err, SB_ERR_FORMAT, "key '%.*s': bool value %u is neither 0 nor 1", shown(key->len),
                             key->ptr, c->data[c->pos]);
     decode_scalar(type, c->data + c->pos, v);
     c->pos += n;
@@ -231,22 +296,22 @@ static sb_status parse_kvs(sb_gguf *g, cursor *c, uint64_t n_kv) {
         memset(kv, 0, sizeof *kv);
         sb_status st = rd_str(c, &kv->key, "metadata key");
         if (st != SB_OK)
-            return sb_error_prefix(c->err, "metadata entry %" PRIu64 ": ", i);
+            return with_prefix(st, c->err, "metadata entry %" PRIu64 ": ", i);
         if (kv->key.len == 0)
             return sb_error_set(c->err, SB_ERR_FORMAT, "metadata entry %" PRIu64 " has an empty key", i);
+        int kl = shown(kv->key.len);
         uint32_t type;
         if ((st = rd_u32(c, &type, "value type")) != SB_OK)
-            return sb_error_prefix(c->err, "key '%.*s': ", (int)kv->key.len, kv->key.ptr);
+            return with_prefix(st, c->err, "key '%.*s': ", kl, kv->key.ptr);
         if (type >= SB_GGUF_TYPE_COUNT)
-            return sb_error_set(c->err, SB_ERR_FORMAT, "key '%.*s': value type %u is unknown", (int)kv->key.len,
-                                kv->key.ptr, type);
-        if ((st = parse_value(g, c, (sb_gguf_type)type, &kv->value, 0, &kv->key)) != SB_OK)
+            return sb_error_set(c->err, SB_ERR_FORMAT, "key '%.*s': value type %u is unknown", kl, kv->key.ptr, type);
+        if ((st = parse_value(g, c, (sb_gguf_type)type, &kv->value, &kv->key)) != SB_OK)
             return st;
         bool existed;
         if (sb_strmap_put(&g->kv_index, kv->key.ptr, kv->key.len, g->n_kv, &existed) != SB_OK)
             return sb_error_set(c->err, SB_ERR_NOMEM, "out of memory indexing metadata");
         if (existed)
-            return sb_error_set(c->err, SB_ERR_FORMAT, "duplicate metadata key '%.*s'", (int)kv->key.len, kv->key.ptr);
+            return sb_error_set(c->err, SB_ERR_FORMAT, "duplicate metadata key '%.*s'", kl, kv->key.ptr);
         g->n_kv++;
     }
     return SB_OK;
@@ -265,13 +330,13 @@ static sb_status parse_tensor_info(sb_gguf *g, cursor *c, uint64_t index) {
     memset(t, 0, sizeof *t);
     sb_status st = rd_str(c, &t->name, "tensor name");
     if (st != SB_OK)
-        return sb_error_prefix(c->err, "tensor %" PRIu64 ": ", index);
+        return with_prefix(st, c->err, "tensor %" PRIu64 ": ", index);
     if (t->name.len == 0)
         return sb_error_set(c->err, SB_ERR_FORMAT, "tensor %" PRIu64 " has an empty name", index);
-    int nl = (int)(t->name.len > 200 ? 200 : t->name.len);
+    int nl = shown(t->name.len);
     const char *nm = t->name.ptr;
     if ((st = rd_u32(c, &t->n_dims, "tensor n_dims")) != SB_OK)
-        return sb_error_prefix(c->err, "tensor '%.*s': ", nl, nm);
+        return with_prefix(st, c->err, "tensor '%.*s': ", nl, nm);
     if (t->n_dims < 1 || t->n_dims > SB_GGUF_MAX_DIMS)
         return sb_error_set(c->err, SB_ERR_FORMAT, "tensor '%.*s': %u dimensions (must be 1 to %d)", nl, nm, t->n_dims,
                             SB_GGUF_MAX_DIMS);
@@ -283,7 +348,7 @@ static sb_status parse_tensor_info(sb_gguf *g, cursor *c, uint64_t index) {
         }
         uint64_t ne;
         if ((st = rd_u64(c, &ne, "tensor dimension")) != SB_OK)
-            return sb_error_prefix(c->err, "tensor '%.*s': ", nl, nm);
+            return with_prefix(st, c->err, "tensor '%.*s': ", nl, nm);
         if (ne == 0)
             return sb_error_set(c->err, SB_ERR_FORMAT, "tensor '%.*s': dimension %u is zero", nl, nm, d);
         if (ne > (uint64_t)INT64_MAX)
@@ -294,7 +359,7 @@ static sb_status parse_tensor_info(sb_gguf *g, cursor *c, uint64_t index) {
             return sb_error_set(c->err, SB_ERR_FORMAT, "tensor '%.*s': the product of its dimensions overflows", nl, nm);
     }
     if ((st = rd_u32(c, &t->type, "tensor type")) != SB_OK || (st = rd_u64(c, &t->offset, "tensor offset")) != SB_OK)
-        return sb_error_prefix(c->err, "tensor '%.*s': ", nl, nm);
+        return with_prefix(st, c->err, "tensor '%.*s': ", nl, nm);
     const sb_type_traits *tr = sb_type_traits_of(t->type);
     if (!tr)
         return sb_error_set(c->err, SB_ERR_UNSUPPORTED, "tensor '%.*s': type %u is unknown", nl, nm, t->type);
@@ -342,7 +407,7 @@ static sb_status place_tensors(sb_gguf *g, uint64_t infos_end, sb_error *err) {
     uint64_t data_size = g->data_offset <= g->size ? g->size - g->data_offset : 0;
     for (size_t i = 0; i < g->n_tensors; i++) {
         sb_gguf_tensor *t = &g->tensors[i];
-        int nl = (int)(t->name.len > 200 ? 200 : t->name.len);
+        int nl = shown(t->name.len);
         if (t->offset % g->alignment != 0)
             return sb_error_set(err, SB_ERR_FORMAT, "tensor '%.*s': offset %" PRIu64 " is not a multiple of the alignment %u",
                                 nl, t->name.ptr, t->offset, g->alignment);

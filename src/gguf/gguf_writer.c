@@ -13,6 +13,8 @@
 #include "sb_checked.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -67,9 +69,14 @@ static sb_status put_str(sb_buf *b, const char *s, size_t len) {
 
 static sb_status encode_value(sb_buf *b, const sb_gguf_value *v, int depth);
 
+/* Appends an array's element type, count and elements. depth is the number
+ * of arrays enclosing this one; the reader accepts SB_GGUF_MAX_ARRAY_DEPTH
+ * levels in all, so the writer refuses more. */
 static sb_status encode_array_body(sb_buf *b, const sb_gguf_array *a, int depth) {
-    if (depth > SB_GGUF_MAX_ARRAY_DEPTH)
+    if (depth + 1 > SB_GGUF_MAX_ARRAY_DEPTH)
         return SB_ERR_LIMIT;
+    if ((unsigned)a->elem_type >= SB_GGUF_TYPE_COUNT)
+        return SB_ERR_INVALID_ARG;
     sb_status st;
     if ((st = put_u32(b, a->elem_type)) != SB_OK || (st = put_u64(b, a->count)) != SB_OK)
         return st;
@@ -92,6 +99,10 @@ static sb_status encode_array_body(sb_buf *b, const sb_gguf_array *a, int depth)
     uint64_t bytes;
     if (es == 0 || !sb_mul_u64(a->count, es, &bytes) || bytes > SIZE_MAX)
         return SB_ERR_INVALID_ARG;
+    if (a->elem_type == SB_GGUF_BOOL) /* the reader refuses any other byte */
+        for (uint64_t i = 0; i < a->count; i++)
+            if (a->raw[i] > 1)
+                return SB_ERR_INVALID_ARG;
     return sb_buf_append(b, a->raw, (size_t)bytes);
 }
 
@@ -290,22 +301,33 @@ static sb_status sink_pad(sink *s, uint64_t pos, uint32_t align) {
     return SB_OK;
 }
 
-static uint32_t writer_alignment(sb_gguf_writer *w) {
+/* The data alignment general.alignment asks for (default 32). A key the
+ * reader would refuse (not a u32 power of two) is refused here too, rather
+ * than written into a file nobody can open. */
+static sb_status writer_alignment(sb_gguf_writer *w, uint32_t *align, sb_error *err) {
     wkv *kv = find_kv(w, "general.alignment");
     uint32_t type, a;
-    if (!kv || kv->enc.len != 8)
-        return SB_GGUF_DEFAULT_ALIGNMENT;
+    *align = SB_GGUF_DEFAULT_ALIGNMENT;
+    if (!kv)
+        return SB_OK;
     memcpy(&type, kv->enc.data, 4);
+    if (type != SB_GGUF_UINT32)
+        return sb_error_set(err, SB_ERR_INVALID_ARG, "general.alignment has type %s (must be u32)",
+                            sb_gguf_type_name((sb_gguf_type)type));
     memcpy(&a, kv->enc.data + 4, 4);
-    if (type != SB_GGUF_UINT32 || a == 0 || (a & (a - 1)) != 0)
-        return SB_GGUF_DEFAULT_ALIGNMENT;
-    return a;
+    if (a == 0 || (a & (a - 1)) != 0)
+        return sb_error_set(err, SB_ERR_INVALID_ARG, "general.alignment %u is not a power of two", a);
+    *align = a;
+    return SB_OK;
 }
 
 /* Writes header, metadata, tensor infos, then the aligned data section. */
 static sb_status write_all(sb_gguf_writer *w, sink *s, sb_gguf_fill_fn fill, void *fill_ud, sb_gguf_progress_fn progress,
                            void *progress_ud, sb_error *err) {
-    uint32_t align = writer_alignment(w);
+    uint32_t align;
+    sb_status ast = writer_alignment(w, &align, err);
+    if (ast != SB_OK)
+        return ast;
     uint64_t off = 0, total = 0;
     for (size_t i = 0; i < w->n_tensors; i++) {
         w->tensors[i].offset = off;
@@ -392,6 +414,20 @@ sb_status sb_gguf_writer_write_memory(sb_gguf_writer *w, void **out, size_t *out
     return SB_OK;
 }
 
+/* Makes a rename into path's directory durable (best effort, as in
+ * sb_file_write_atomic). */
+static void fsync_parent_dir(const char *path) {
+    char *dup = sb_strdup(path);
+    if (!dup)
+        return;
+    int dfd = open(dirname(dup), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+        fsync(dfd);
+        close(dfd);
+    }
+    sb_free(dup);
+}
+
 sb_status sb_gguf_writer_write(sb_gguf_writer *w, const char *path, sb_gguf_fill_fn fill, void *fill_ud,
                                sb_gguf_progress_fn progress, void *progress_ud, sb_error *err) {
     sb_buf tmp;
@@ -416,5 +452,7 @@ sb_status sb_gguf_writer_write(sb_gguf_writer *w, const char *path, sb_gguf_fill
     if (st != SB_OK)
         unlink(tmp.data);
     sb_buf_free(&tmp);
+    if (st == SB_OK)
+        fsync_parent_dir(path);
     return st;
 }

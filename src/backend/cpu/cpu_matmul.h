@@ -1,0 +1,93 @@
+/*
+ * cpu_matmul.h - quantized-weight x activation-batch products on the CPU.
+ *
+ * This is the hot path of the CPU backend: decode is a batch of one token
+ * (a matrix-vector product that must stream each weight byte once at the
+ * memory-bandwidth limit) and prefill is a batch of many (a matrix-matrix
+ * product that must approach the compute limit).
+ *
+ * A weight is prepared once at load (sb_cpu_weight_init): it either keeps
+ * pointing at the GGUF bytes (usually the mmapped file) or is repacked into
+ * a kernel-friendly layout that REPLACES the mapped copy (the caller then
+ * lets the mapping's pages go). Activations are F32; the kernels quantize
+ * them internally to the dot-product type of the weight (Q8_0 for
+ * Q4_0/Q8_0, Q8_K for K-quants, F16 for F16, BF16 for BF16), the same
+ * rounding the reference implementation applies.
+ *
+ * Every kernel has a plain scalar reference; SIMD variants (AVX2, AVX-512
+ * with VNNI/BF16, NEON with dotprod) are chosen at run time from the CPU's
+ * features (sb_cpu_features) and are tested against the scalar reference.
+ */
+#ifndef SB_CPU_MATMUL_H
+#define SB_CPU_MATMUL_H
+
+#include "sb_error.h"
+#include "sb_threadpool.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* A weight matrix [rows][cols] prepared for the kernels. */
+typedef struct sb_cpu_weight {
+    uint32_t type;     /* sb_tensor_type of the GGUF data */
+    int64_t rows;      /* output features */
+    int64_t cols;      /* input features (a multiple of the type's block size) */
+    const void *data;  /* GGUF layout, borrowed; NULL when repacked */
+    void *packed;      /* repacked copy, owned (freed by sb_cpu_weight_free) */
+    size_t packed_bytes;
+    int layout;        /* kernel-private layout id (0 = GGUF rows) */
+} sb_cpu_weight;
+
+/* True if matmul supports weights of this type. */
+bool sb_cpu_matmul_supports(uint32_t type);
+
+/* Prepares w from GGUF-layout bytes `data` (rows * row_bytes). With repack,
+ * the kernels may copy the data into their own layout (w->packed) and stop
+ * referencing `data`. Errors: unsupported type, cols not a block multiple,
+ * out of memory. */
+sb_status sb_cpu_weight_init(sb_cpu_weight *w, uint32_t type, int64_t rows, int64_t cols, const void *data,
+                             bool repack, sb_error *err);
+void sb_cpu_weight_free(sb_cpu_weight *w);
+
+/* Bytes of scratch sb_cpu_matmul needs for n activation rows. */
+size_t sb_cpu_matmul_scratch_size(const sb_cpu_weight *w, int64_t n);
+
+/* y[i][r] = sum_c x[i][c] * W[r][c]  for i < n, r < rows
+ * (y[i][r] += ... when accumulate). x is n rows of cols floats, y n rows of
+ * rows floats, both contiguous. scratch holds sb_cpu_matmul_scratch_size
+ * bytes, 64-byte aligned. Runs on all of the pool's threads. */
+void sb_cpu_matmul(sb_threadpool *pool, const sb_cpu_weight *w, const float *x, int64_t n, float *y, bool accumulate,
+                   void *scratch);
+
+/* Dequantizes n elements (a block multiple) of a row of `type` to F32. */
+void sb_cpu_dequantize_row(uint32_t type, const void *src, float *dst, int64_t n);
+
+/* Quantizes n F32 elements (a block multiple) into `type`'s GGUF block
+ * layout, the way the reference quantizer does (used by `solebox quantize`
+ * and by quantized KV caches). Supports at least F32, F16, BF16, Q8_0, Q4_0,
+ * Q4_K, Q5_K, Q6_K. */
+sb_status sb_cpu_quantize_row(uint32_t type, const float *src, void *dst, int64_t n, sb_error *err);
+
+/* The instruction sets this process may use, and the one in use. */
+typedef enum sb_cpu_isa {
+    SB_ISA_SCALAR = 0,
+    SB_ISA_AVX2 = 1,   /* + FMA + F16C */
+    SB_ISA_AVX512 = 2, /* F, BW, VL, DQ; VNNI and BF16 used when present */
+    SB_ISA_NEON = 3,   /* + dotprod when present */
+} sb_cpu_isa;
+
+typedef struct sb_cpu_features {
+    bool avx2, fma, f16c, avx512f, avx512bw, avx512vl, avx512dq, avx512vnni, avx512bf16, avx_vnni;
+    bool neon, dotprod, i8mm, fp16;
+} sb_cpu_features;
+
+const sb_cpu_features *sb_cpu_features_get(void);
+/* The ISA the kernels use: the best available, or what SOLEBOX_CPU_ISA
+ * (scalar|avx2|avx512|neon) asks for if the CPU has it. */
+sb_cpu_isa sb_cpu_isa_active(void);
+/* Forces an ISA (tests); returns false if the CPU lacks it. */
+bool sb_cpu_isa_force(sb_cpu_isa isa);
+const char *sb_cpu_isa_name(sb_cpu_isa isa);
+
+#endif

@@ -1,0 +1,213 @@
+/*
+ * sb_backend.h - the interface between the model code and a compute backend.
+ *
+ * A backend is a table of operations plus the memory it owns: the weights,
+ * the paged KV cache and the scratch activations. Model code (src/model)
+ * describes tensors and calls operations; it never reads or writes tensor
+ * bytes itself. Only the CPU backend's operations know SIMD, only the CUDA
+ * backend's know the GPU.
+ *
+ * Execution model. Operations are issued in order on one thread (the
+ * model's). A backend may run each one at once (CPU) or queue it (CUDA);
+ * results reach the host only through sb_backend_download /
+ * sb_backend_topk, which wait for the queued work. Per forward pass the host
+ * sends one sb_batch (token ids, positions, page tables) and receives logits
+ * rows or a short candidate list: on a GPU backend nothing else crosses the
+ * bus, and the backend counts those bytes (sb_backend_stats).
+ *
+ * Shapes. Tensors have up to 4 dimensions, innermost first (ne[0] is the row
+ * length), rows contiguous. Activations are F32 matrices [rows][ne0]; ops
+ * take the number of rows in use (n <= ne[1]) so that scratch tensors sized
+ * for the largest batch serve every batch.
+ *
+ * KV cache. One pool of fixed-size pages per model. Page p of layer l holds
+ * `page_size` positions, each with n_kv_heads * head_dim K values and as many
+ * V values. A sequence owns an ordered list of pages (its page table):
+ * position j of the sequence lives in page table[j / page_size], slot
+ * j % page_size. Sequences that share a prompt prefix share its pages; the
+ * engine (src/engine) allocates, shares and frees pages, the backend only
+ * stores and reads them.
+ */
+#ifndef SB_BACKEND_H
+#define SB_BACKEND_H
+
+#include "sb_error.h"
+#include "sb_tensor_type.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct sb_backend sb_backend;
+
+/* A tensor in a backend's memory. The shape fields are public; `data` and
+ * `impl` belong to the backend (device pointer, repacked layout, ...). */
+typedef struct sb_tensor {
+    uint32_t type; /* sb_tensor_type */
+    int n_dims;
+    int64_t ne[4];
+    char name[64];
+    void *data;
+    void *impl;
+    sb_backend *backend;
+} sb_tensor;
+
+/* Rotary embedding parameters of a model. */
+typedef enum sb_rope_mode {
+    SB_ROPE_NORMAL = 0, /* rotate pairs (2i, 2i+1): llama, mistral */
+    SB_ROPE_NEOX = 2,   /* rotate pairs (i, i + n_rot/2): qwen2, qwen3, gpt-neox */
+} sb_rope_mode;
+
+typedef struct sb_rope_params {
+    sb_rope_mode mode;
+    int n_rot;                   /* rotated dimensions per head (<= head_dim, even) */
+    float freq_base;             /* theta */
+    float freq_scale;            /* 1 / linear scaling factor */
+    const sb_tensor *freq_factors; /* [n_rot/2] F32 divisors (llama 3.1 rope_freqs), or NULL */
+    /* YaRN (rope_scaling.type = yarn); ext_factor 0 disables */
+    float ext_factor, attn_factor, beta_fast, beta_slow;
+    int n_ctx_orig;
+} sb_rope_params;
+
+/* Shape of the paged KV cache. */
+typedef struct sb_kv_config {
+    int n_layers;
+    int n_kv_heads;
+    int head_dim_k;
+    int head_dim_v;
+    int page_size; /* positions per page (16 or 32) */
+    int n_pages;
+    uint32_t type; /* SB_TYPE_F32 or SB_TYPE_F16 (BF16 and Q8_0 where a backend supports them) */
+} sb_kv_config;
+
+/* One forward pass: n_tokens entries (sequence, position, token). The arrays
+ * are host memory owned by the caller; sb_backend_set_batch copies what the
+ * backend needs. Each entry attends to positions 0..pos of its own sequence
+ * (causal), whose K/V must be stored before the attention op of that layer:
+ * the model stores the batch's own K/V first, then attends. */
+typedef struct sb_batch {
+    int n_tokens;
+    const int32_t *tokens; /* [n_tokens] */
+    const int32_t *pos;    /* [n_tokens] position of each entry in its sequence */
+    const int32_t *seq;    /* [n_tokens] index into page_tables */
+    int n_seqs;
+    const int32_t *const *page_tables; /* [n_seqs] page ids of each sequence, in order */
+    const int32_t *n_pages;            /* [n_seqs] length of each page table */
+    int n_outputs;
+    const int32_t *output_rows; /* [n_outputs] entries whose logits are wanted, ascending */
+} sb_batch;
+
+/* One sampling candidate. */
+typedef struct sb_candidate {
+    int32_t id;
+    float logit;
+} sb_candidate;
+
+/* What the backend does to one logits row before picking candidates: the
+ * heavy, vocabulary-sized part of sampling. Penalties follow the usual
+ * definitions (repetition: divide positive / multiply negative logits of
+ * tokens seen in the window; presence: subtract once per seen token;
+ * frequency: subtract count times). */
+typedef struct sb_sample_prep {
+    float temperature; /* <= 0: no scaling (greedy callers take candidate 0) */
+    float repeat_penalty, presence_penalty, frequency_penalty;
+    const int32_t *penalty_tokens; /* distinct token ids seen in the window */
+    const int32_t *penalty_counts; /* their counts */
+    int n_penalty;
+    const int32_t *bias_tokens; /* logit bias */
+    const float *bias_values;
+    int n_bias;
+} sb_sample_prep;
+
+/* Bytes that crossed between host and device (zero for the CPU backend). */
+typedef struct sb_backend_stats {
+    uint64_t h2d_bytes;
+    uint64_t d2h_bytes;
+    uint64_t weight_bytes; /* resident weight bytes */
+    uint64_t kv_bytes;     /* KV cache bytes */
+} sb_backend_stats;
+
+/* The operation table. Every op works on n rows of its F32 activation
+ * operands; `x`, `y` may not alias unless the op says so. */
+typedef struct sb_backend_ops {
+    const char *name;
+    void (*destroy)(sb_backend *b);
+
+    /* Memory. weight_load takes a tensor whose shape/type/name are set and
+     * whose bytes are `host` (GGUF layout, usually the mmapped file, which
+     * must outlive the tensor unless the backend copied or repacked it).
+     * alloc gives an activation/scratch tensor its memory. */
+    sb_status (*weight_load)(sb_backend *b, sb_tensor *t, const void *host, sb_error *err);
+    sb_status (*alloc)(sb_backend *b, sb_tensor *t, sb_error *err);
+    void (*release)(sb_backend *b, sb_tensor *t);
+    sb_status (*upload)(sb_backend *b, sb_tensor *t, const void *src, size_t offset, size_t bytes);
+    sb_status (*download)(sb_backend *b, const sb_tensor *t, void *dst, size_t offset, size_t bytes);
+
+    /* KV cache (one pool per model). */
+    sb_status (*kv_init)(sb_backend *b, const sb_kv_config *cfg, sb_error *err);
+    /* Copies `n_pos` leading positions of page src into page dst, all layers
+     * (copy-on-write of a shared, partially filled page). */
+    void (*kv_copy_page)(sb_backend *b, int32_t src, int32_t dst, int n_pos);
+
+    /* Per-pass metadata: copies tokens, positions, page tables, outputs. */
+    sb_status (*set_batch)(sb_backend *b, const sb_batch *batch, sb_error *err);
+
+    /* out[i] = row tokens[i] of table (dequantized), i < n_tokens. */
+    void (*get_rows)(sb_backend *b, const sb_tensor *table, sb_tensor *out);
+    /* out[i] = x[output_rows[i]], i < n_outputs. */
+    void (*gather_outputs)(sb_backend *b, const sb_tensor *x, sb_tensor *out);
+    /* y = x / rms(x) * w over rows of length w->ne[0]; x is n rows of any
+     * multiple of that length (per-head norms use a [head_dim] weight).
+     * x and y may alias. */
+    void (*rmsnorm)(sb_backend *b, const sb_tensor *x, const sb_tensor *w, float eps, sb_tensor *y, int n);
+    /* y[n][W.ne1] = x[n][W.ne0] . W^T (+ bias) (+ y if accumulate). */
+    void (*matmul)(sb_backend *b, const sb_tensor *w, const sb_tensor *x, const sb_tensor *bias, sb_tensor *y, int n,
+                   bool accumulate);
+    /* Rotates each head of x ([n][n_heads * head_dim]) in place by its
+     * entry's position (from set_batch). */
+    void (*rope)(sb_backend *b, sb_tensor *x, int n_heads, int head_dim, const sb_rope_params *p, int n);
+    /* Stores k, v ([n][n_kv_heads * head_dim]) of the batch's entries into
+     * layer's pages at their positions. */
+    void (*kv_store)(sb_backend *b, int layer, const sb_tensor *k, const sb_tensor *v, int n);
+    /* out[i] = softmax(q[i] . K^T * scale) . V over the entry's positions
+     * 0..pos, grouped-query: head h reads KV head h / (n_heads / n_kv_heads). */
+    void (*attention)(sb_backend *b, int layer, const sb_tensor *q, int n_heads, float scale, sb_tensor *out, int n);
+    /* y = silu(gate) * up, elementwise over n rows. y may alias gate. */
+    void (*swiglu)(sb_backend *b, const sb_tensor *gate, const sb_tensor *up, sb_tensor *y, int n);
+    /* y = a + b elementwise over n rows. y may alias a. */
+    void (*add)(sb_backend *b, const sb_tensor *a, const sb_tensor *x, sb_tensor *y, int n);
+    /* y = x * s elementwise over n rows. y may alias x. */
+    void (*scale)(sb_backend *b, const sb_tensor *x, float s, sb_tensor *y, int n);
+
+    /* Sampling: applies prep to logits row `row` and returns the k highest
+     * (id, logit) pairs in descending logit order (ties: lower id first). */
+    sb_status (*topk)(sb_backend *b, const sb_tensor *logits, int row, const sb_sample_prep *prep, int k,
+                      sb_candidate *out, int *n_out);
+
+    void (*stats)(sb_backend *b, sb_backend_stats *out);
+} sb_backend_ops;
+
+/* Every backend struct starts with this header. */
+struct sb_backend {
+    const sb_backend_ops *ops;
+};
+
+/* Convenience wrappers (inline calls through the table). */
+static inline sb_status sb_backend_weight_load(sb_backend *b, sb_tensor *t, const void *host, sb_error *err) {
+    return b->ops->weight_load(b, t, host, err);
+}
+static inline sb_status sb_backend_alloc(sb_backend *b, sb_tensor *t, sb_error *err) { return b->ops->alloc(b, t, err); }
+static inline void sb_backend_release(sb_backend *b, sb_tensor *t) { b->ops->release(b, t); }
+static inline void sb_backend_destroy(sb_backend *b) {
+    if (b)
+        b->ops->destroy(b);
+}
+
+/* Fills a tensor descriptor (no memory yet). */
+void sb_tensor_init(sb_tensor *t, const char *name, uint32_t type, int n_dims, const int64_t *ne);
+/* Number of elements. */
+int64_t sb_tensor_nelements(const sb_tensor *t);
+/* Bytes of one row (ne[0] elements) in the tensor's type (GGUF layout). */
+size_t sb_tensor_row_bytes(const sb_tensor *t);
+
+#endif
