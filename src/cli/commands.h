@@ -23,5 +23,7 @@ int sb_cmd_inspect(int argc, char **argv);
 int sb_cmd_tokenize(int argc, char **argv);
 int sb_cmd_template(int argc, char **argv);
 int sb_cmd_hw(int argc, char **argv);
+int sb_cmd_serve(int argc, char **argv);
+int sb_cmd_eval(int argc, char **argv);
 
 #endif

@@ -80,8 +80,11 @@ sb_status sb_buf_printf(sb_buf *b, const char *fmt, ...) {
 }
 
 char *sb_buf_detach(sb_buf *b, size_t *len) {
-    if (!b->data && sb_buf_reserve(b, 0) != SB_OK)
-        return NULL;
+    if (!b->data) {
+        if (sb_buf_reserve(b, 0) != SB_OK)
+            return NULL;
+        b->data[0] = '\0';
+    }
     char *p = b->data;
     if (len)
         *len = b->len;

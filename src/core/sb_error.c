@@ -27,9 +27,14 @@ sb_status sb_error_prefix(sb_error *err, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(prefix, sizeof prefix, fmt, ap);
     va_end(ap);
-    char old[SB_ERROR_MSG_MAX];
-    memcpy(old, err->msg, sizeof old);
-    snprintf(err->msg, sizeof err->msg, "%s%s", prefix, old);
+    /* prefix + old message, truncated to the buffer */
+    size_t plen = strnlen(prefix, sizeof err->msg - 1);
+    size_t olen = strnlen(err->msg, sizeof err->msg - 1);
+    if (plen + olen > sizeof err->msg - 1)
+        olen = sizeof err->msg - 1 - plen;
+    memmove(err->msg + plen, err->msg, olen);
+    memcpy(err->msg, prefix, plen);
+    err->msg[plen + olen] = '\0';
     return err->code;
 }
 

@@ -40,7 +40,9 @@ sb_status sb_error_set(sb_error *err, sb_status code, const char *fmt, ...)
 sb_status sb_error_setv(sb_error *err, sb_status code, const char *fmt, va_list ap);
 
 /* Prepends context ("loading model.gguf: ") to an existing message; returns
- * err->code (or SB_ERR_INTERNAL if err is NULL). */
+ * err->code. With a NULL err there is no code to return: it returns
+ * SB_ERR_INTERNAL, so code that may be handed a NULL err must keep the
+ * status it got rather than `return sb_error_prefix(...)`. */
 sb_status sb_error_prefix(sb_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Resets err to SB_OK with an empty message. */

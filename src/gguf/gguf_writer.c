@@ -363,7 +363,10 @@ static sb_status write_all(sb_gguf_writer *w, sink *s, sb_gguf_fill_fn fill, voi
         st = sink_write(s, head.data, head.len);
     uint64_t pos = head.len;
     sb_buf_free(&head);
-    if (st == SB_OK)
+    /* The data section starts aligned. A file without tensors has none and
+     * ends after the tensor infos (as gguf-py writes vocab-only files), so a
+     * large alignment does not pad an empty file. */
+    if (st == SB_OK && w->n_tensors > 0)
         st = sink_pad(s, pos, align);
     if (st != SB_OK)
         return sb_error_set(err, st, "writing the GGUF header failed (%s)", sb_status_name(st));

@@ -74,8 +74,8 @@ typedef struct sb_gguf_array {
     sb_gguf_type elem_type;
     uint64_t count;
     const uint8_t *raw;         /* numeric/bool elements: count * elem size bytes */
-    const sb_str *strings;      /* elem_type == STRING: count entries */
-    const sb_gguf_value *items; /* elem_type == ARRAY: count nested array values */
+    const sb_str *strings;      /* elem_type == STRING: count entries (NULL if count is 0) */
+    const sb_gguf_value *items; /* elem_type == ARRAY: count nested array values (NULL if count is 0) */
 } sb_gguf_array;
 
 struct sb_gguf_value {

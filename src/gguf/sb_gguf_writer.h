@@ -26,7 +26,9 @@ sb_gguf_writer *sb_gguf_writer_create(void);
 void sb_gguf_writer_free(sb_gguf_writer *w);
 
 /* Metadata setters copy key and value. Setting an existing key replaces its
- * value in place (file order is kept). */
+ * value in place (file order is kept). Values the reader would refuse are
+ * refused: arrays nested deeper than SB_GGUF_MAX_ARRAY_DEPTH (SB_ERR_LIMIT),
+ * bool elements other than 0/1 and unknown types (SB_ERR_INVALID_ARG). */
 sb_status sb_gguf_writer_set_u32(sb_gguf_writer *w, const char *key, uint32_t v, sb_error *err);
 sb_status sb_gguf_writer_set_i32(sb_gguf_writer *w, const char *key, int32_t v, sb_error *err);
 sb_status sb_gguf_writer_set_u64(sb_gguf_writer *w, const char *key, uint64_t v, sb_error *err);
@@ -49,7 +51,10 @@ sb_status sb_gguf_writer_add_tensor(sb_gguf_writer *w, const char *name, uint32_
                                     const int64_t *ne, const void *data, size_t *index, sb_error *err);
 
 /* Writes the file. Tensors without data get their bytes from fill (which
- * must then be non-NULL). */
+ * must then be non-NULL). The data section is aligned to general.alignment
+ * (default 32); a general.alignment that is not a u32 power of two fails
+ * with SB_ERR_INVALID_ARG, as the reader would refuse the file. A file
+ * without tensors ends right after its metadata (no padding). */
 sb_status sb_gguf_writer_write(sb_gguf_writer *w, const char *path, sb_gguf_fill_fn fill, void *fill_ud,
                                sb_gguf_progress_fn progress, void *progress_ud, sb_error *err);
 

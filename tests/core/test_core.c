@@ -69,6 +69,11 @@ static void test_buf(void) {
     char *s = sb_buf_detach(&b, &len);
     SB_CHECK(len == 1010 && s[1010] == '\0');
     sb_free(s);
+    sb_buf never;
+    sb_buf_init(&never);
+    char *e = sb_buf_detach(&never, &len);
+    SB_CHECK(e && len == 0 && e[0] == '\0');
+    sb_free(e);
     sb_buf lim;
     sb_buf_init(&lim);
     lim.limit = 4;
@@ -237,6 +242,11 @@ static void test_errors(void) {
     SB_CHECK(sb_error_set(&err, SB_ERR_FORMAT, "bad %d", 7) == SB_ERR_FORMAT);
     sb_error_prefix(&err, "file.gguf: ");
     SB_CHECK_STR(err.msg, "file.gguf: bad 7");
+    char longp[600];
+    memset(longp, 'p', sizeof longp - 1);
+    longp[sizeof longp - 1] = '\0';
+    sb_error_prefix(&err, "%s", longp);
+    SB_CHECK(strlen(err.msg) == SB_ERROR_MSG_MAX - 1);
     SB_CHECK(sb_error_set(NULL, SB_ERR_IO, "dropped") == SB_ERR_IO);
     SB_CHECK_STR(sb_status_name(SB_ERR_NOMEM), "out_of_memory");
 }
