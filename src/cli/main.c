@@ -9,6 +9,7 @@
 /* One line per subcommand; the implementation is in cmd_<name>.c. */
 static const sb_command commands[] = {
     {"version", sb_cmd_version, "print the version"},
+    {"hw", sb_cmd_hw, "talk to the system-management controller (status, power, faults)"},
     {"inspect", sb_cmd_inspect, "print a GGUF file's metadata and tensor table"},
 };
 
