@@ -6,7 +6,8 @@
 # runs it for SECONDS in one process under nice. Corpus directories:
 #   $BUILD/fuzz-corpus/TARGET   new inputs the fuzzer finds (kept between runs)
 #   tests/fuzz/corpus/TARGET    committed seeds
-#   per-target shared seeds     gguf: every *.gguf under ../shared/models
+#   per-target shared seeds     gguf: every *.gguf under ../shared/models;
+#                               template: every *.jinja under ../shared/golden/chat
 # A dictionary tests/fuzz/TARGET.dict is used when present. -max_len defaults
 # to $SB_FUZZ_MAX_LEN (65536). Crashes, leaks and timeouts are written under
 # $BUILD/fuzz-artifacts/TARGET/; the script prints the executions, exec/s,
@@ -51,6 +52,13 @@ case $target in
       done < <(find "$shared/models" -name '*.gguf' -print0)
     else
       echo "fuzz.sh: $shared/models is absent; running without shared seeds" >&2
+    fi
+    ;;
+  template)
+    if [ -d "$shared/golden/chat" ]; then
+      while IFS= read -r -d '' f; do
+        ln -sf "$f" "$seeds/$(echo "${f#"$shared"/}" | tr / _)"
+      done < <(find "$shared/golden/chat" -name '*.jinja' -print0)
     fi
     ;;
 esac

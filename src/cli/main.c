@@ -12,6 +12,7 @@ static const sb_command commands[] = {
     {"hw", sb_cmd_hw, "talk to the system-management controller (status, power, faults)"},
     {"tokenize", sb_cmd_tokenize, "turn text into token ids with a model's tokenizer"},
     {"inspect", sb_cmd_inspect, "print a GGUF file's metadata and tensor table"},
+    {"template", sb_cmd_template, "render a conversation through a model's chat template"},
 };
 
 static void usage(FILE *out) {

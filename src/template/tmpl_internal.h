@@ -146,12 +146,18 @@ typedef struct tcycler {
     size_t pos;
 } tcycler;
 
+/* A public value handle is a boxed tv (see sb_template.c). */
+struct sb_tmpl_value {
+    tv v;
+};
+
 /* A render heap: every object allocated during one render. */
 struct theap {
     tobj *head;
     size_t live;     /* bytes currently held */
     size_t max_live; /* 0 = unlimited */
     sb_error *err;   /* where allocation failures are reported */
+    sb_status fail;  /* the status of the last failed allocation (NOMEM or LIMIT) */
 };
 
 static inline tv tv_undef(const char *name) { tv v = {.type = TV_UNDEF}; v.u.name = name; return v; }
@@ -176,17 +182,17 @@ void tobj_release(tobj *o);
 /* Heap lifetime. heap_destroy frees every object still alive. */
 void heap_init(theap *h, size_t max_live, sb_error *err);
 void heap_destroy(theap *h);
-/* Raw accounted memory for object payloads (arrays); failures set h->err. */
+/* Raw accounted memory for object payloads (arrays). h may be NULL (plain
+ * allocation). On failure they return NULL, fill h->err and h->fail. */
 void *heap_alloc(theap *h, size_t size);
 void *heap_realloc(theap *h, void *p, size_t old_size, size_t new_size);
 void heap_free(theap *h, void *p, size_t size);
-/* The status heap_alloc's last failure reported (NOMEM or LIMIT). */
-sb_status heap_fail_status(theap *h, size_t size);
+/* The status to return after a heap allocation failed. */
+static inline sb_status heap_status(const theap *h) { return h ? h->fail : SB_ERR_NOMEM; }
 
 /* Strings. `s` must be valid UTF-8 (str_new_checked repairs invalid bytes). */
 sb_status str_new(theap *h, const char *s, size_t len, tv *out);
 sb_status str_new_checked(theap *h, const char *s, size_t len, tv *out);
-sb_status str_from_buf(theap *h, sb_buf *b, tv *out); /* copies b's bytes (valid UTF-8) */
 sb_status str_immortal(const char *s, size_t len, tobj **list, tv *out); /* template constants */
 tv str_empty(void);
 /* The static immortal string for a short ASCII literal used as a key ("loop"). */
@@ -223,10 +229,15 @@ sb_status tv_deep_copy(theap *h, tv v, unsigned max_depth, tv *out);
 /* Python semantics. */
 bool tv_truthy(tv v);
 const char *tv_type_name(tv v); /* Python's type name: 'str', 'NoneType', 'dict', ... */
-/* Equality (Python ==); *eq out. Fails only on too-deep nesting. */
+/* Equality (Python ==); *eq out. Fails only on too-deep nesting. The _w
+ * forms add the number of values visited to *work (for the step limit). */
 sb_status tv_equal(tv a, tv b, unsigned depth_left, bool *eq, sb_error *err);
+sb_status tv_equal_w(tv a, tv b, unsigned depth_left, bool *eq, sb_error *err, uint64_t *work);
 /* Ordering (Python <): -1/0/1 in *cmp; SB_ERR_FORMAT when not comparable. */
 sb_status tv_compare(tv a, tv b, unsigned depth_left, int *cmp, const char *op, sb_error *err);
+sb_status tv_compare_w(tv a, tv b, unsigned depth_left, int *cmp, const char *op, sb_error *err, uint64_t *work);
+/* A cost estimate for hashing/comparing v as a dict key (step accounting). */
+uint64_t tv_key_weight(tv v);
 
 /* ---- text forms (tmpl_repr.c) -------------------------------------------- */
 
@@ -334,8 +345,9 @@ typedef enum tnode_kind {
  *   N_IF         a = condition, b = body, c = else part (N_BODY or an elif N_IF) or NULL
  *   N_FOR        a = target, b = iterable, c = body, d = else body, e = filter condition, flags bit0 = recursive
  *   N_SET        a = target, b = value;  N_SETBLOCK a = target, b = body, c = filter chain or NULL
- *   N_MACRO      name/val, kids = parameters (N_NAME), defs[i] = default or NULL, b = body
- *   N_CALLBLOCK  a = the call, kids/defs = caller parameters, b = body
+ *   N_MACRO      name/val, kids = parameters (N_NAME), defs[i] = default or NULL, b = body,
+ *                flags = MACRO_USES_* (what the body refers to)
+ *   N_CALLBLOCK  a = the call, kids/defs = caller parameters, b = body, flags = MACRO_USES_*
  *   N_FILTERBLOCK a = filter chain (innermost operand NULL), b = body
  *   N_WITH       kids = targets, defs = values, b = body
  */
@@ -356,6 +368,10 @@ struct tnode {
     uint32_t nkw;
 };
 
+#define MACRO_USES_VARARGS 1
+#define MACRO_USES_KWARGS 2
+#define MACRO_USES_CALLER 4
+
 /* The parsed template: AST nodes live in an arena, constants are immortal. */
 typedef struct tarena_chunk tarena_chunk;
 
@@ -364,7 +380,6 @@ struct sb_template {
     tobj *consts; /* immortal strings, freed with the template */
     tnode *root;
     sb_template_limits limits;
-    bool uses_varargs;
 };
 
 void *tarena_alloc(sb_template *t, size_t size); /* zeroed; NULL on OOM */
@@ -405,10 +420,20 @@ typedef struct targs {
 sb_status rt_error(trender *r, const tnode *n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 sb_status rt_type_error(trender *r, const tnode *n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 sb_status rt_undefined_error(trender *r, const tnode *n, tv undef);
+/* Gives a failure from a lower layer (buffer limit, out of memory, a
+ * position-less TypeError) its message and position; returns st. */
+sb_status rt_fix(trender *r, const tnode *n, sb_status st);
 /* Counts `n` units of work against limits.max_steps. */
 sb_status rt_work(trender *r, const tnode *n, uint64_t units);
 /* Counts one loop iteration against limits.max_loop_iterations. */
 sb_status rt_iteration(trender *r, const tnode *n);
+/* Python == and ordering, with the work they do counted as steps and
+ * position-less errors given a position. */
+sb_status rt_equal(trender *r, const tnode *n, tv a, tv b, bool *eq);
+sb_status rt_compare(trender *r, const tnode *n, tv a, tv b, int *cmp, const char *op);
+
+/* Renders a compiled template (tmpl_eval.c); the API in sb_template.c checks arguments. */
+sb_status tmpl_render(const sb_template *t, const sb_template_inputs *in, char **out, size_t *out_len, sb_error *err);
 
 sb_status eval_expr(trender *r, const tnode *n, tv *out);
 /* Calls any callable value (macro, builtin, bound method, joiner ...). */
@@ -435,11 +460,12 @@ sb_status arg_check(trender *r, const tnode *n, const targs *a, size_t max_pos, 
 typedef sb_status (*tfilter_fn)(trender *r, const tnode *n, tv self, const targs *a, tv *out);
 typedef sb_status (*ttest_fn)(trender *r, const tnode *n, tv self, const targs *a, bool *out);
 tfilter_fn filter_find(const char *name);
-ttest_fn test_find(const char *name);
+bool test_exists(const char *name);
 sb_status apply_filter(trender *r, const tnode *n, const char *name, tv self, const targs *a, tv *out);
 sb_status apply_test(trender *r, const tnode *n, const char *name, tv self, const targs *a, bool *out);
 
 int method_find(tv self, const char *name, size_t len); /* method id or -1 */
+const char *method_name(int id);
 sb_status method_call(trender *r, const tnode *n, tv self, int method, const targs *a, tv *out);
 
 int builtin_find(const char *name); /* builtin id or -1 */
@@ -454,8 +480,16 @@ sb_status pystr_strip(trender *r, tv s, const tv *chars, bool left, bool right, 
 sb_status pystr_replace(trender *r, const tnode *n, tv s, tv old, tv new_, int64_t count, tv *out);
 sb_status pystr_case(trender *r, tv s, int mode, tv *out); /* mode: 0 lower, 1 upper, 2 capitalize, 3 title, 4 swapcase */
 sb_status pystr_split(trender *r, const tnode *n, tv s, const tv *sep, int64_t maxsplit, bool from_right, tv *out);
-sb_status pystr_slice(trender *r, tv s, int64_t start, int64_t stop, int64_t step, size_t count, tv *out);
+/* `count` code points of s starting at code point `first`, every `step`. */
+sb_status pystr_slice(trender *r, tv s, int64_t first, int64_t step, size_t count, tv *out);
+/* str.find/rfind over code points [start, end) (already clamped); -1 if absent. */
 int64_t pystr_find(tv hay, tv needle, int64_t start, int64_t end, bool from_right);
-sb_status pystr_join(trender *r, const tnode *n, tv sep, tv iterable, const char *attr, tv *out);
+/* sep.join(items): strict = Python str.join (items must be strings), else
+ * jinja2's join filter (str() of each item, optional attribute). */
+sb_status pystr_join(trender *r, const tnode *n, tv sep, tv iterable, const tv *attr, bool strict, tv *out);
+/* printf-style `fmt % args` (args: a tuple, a dict for %(name)s, or one value). */
+sb_status py_format(trender *r, const tnode *n, tv fmt, tv args, tv *out);
+/* jinja2's attribute getter: "a.b.0" resolved with getitem per part. */
+sb_status attr_path_get(trender *r, const tnode *n, tv obj, tv path, tv *out);
 
 #endif
