@@ -33,8 +33,10 @@ typedef struct sb_cpu_weight {
     uint32_t type;     /* sb_tensor_type of the GGUF data */
     int64_t rows;      /* output features */
     int64_t cols;      /* input features (a multiple of the type's block size) */
-    const void *data;  /* GGUF layout, borrowed; NULL when repacked */
-    void *packed;      /* repacked copy, owned (freed by sb_cpu_weight_free) */
+    const void *data;  /* GGUF-layout rows: the caller's bytes (borrowed) or, for a copied
+                          F32/F16/BF16 weight, == packed; NULL when repacked to another layout */
+    void *packed;      /* repacked copy, owned (freed by sb_cpu_weight_free); when set, the
+                          caller's bytes are no longer read */
     size_t packed_bytes;
     int layout;        /* kernel-private layout id (0 = GGUF rows) */
 } sb_cpu_weight;
@@ -43,11 +45,15 @@ typedef struct sb_cpu_weight {
 bool sb_cpu_matmul_supports(uint32_t type);
 
 /* Prepares w from GGUF-layout bytes `data` (rows * row_bytes). With repack,
- * the kernels may copy the data into their own layout (w->packed) and stop
- * referencing `data`. Errors: unsupported type, cols not a block multiple,
+ * the kernels copy the data into their own memory (w->packed) and stop
+ * referencing `data`: quantized types in the interleaved layout of
+ * mm_kernels.h, F32/F16/BF16 weights of 4 MiB or more as the same rows
+ * (smaller ones stay borrowed: w->packed == NULL); either way in memory
+ * backed by transparent huge pages where the OS allows (decode reads every
+ * weight byte per token). Errors: unsupported type, cols not a block multiple,
  * out of memory. */
-sb_status sb_cpu_weight_init(sb_cpu_weight *w, uint32_t type, int64_t rows, int64_t cols, const void *data,
-                             bool repack, sb_error *err);
+sb_status sb_cpu_weight_init(sb_cpu_weight *w, uint32_t type, int64_t rows, int64_t cols, const void *data, bool repack,
+                             sb_error *err);
 void sb_cpu_weight_free(sb_cpu_weight *w);
 
 /* Bytes of scratch sb_cpu_matmul needs for n activation rows. */
@@ -59,6 +65,24 @@ size_t sb_cpu_matmul_scratch_size(const sb_cpu_weight *w, int64_t n);
  * bytes, 64-byte aligned. Runs on all of the pool's threads. */
 void sb_cpu_matmul(sb_threadpool *pool, const sb_cpu_weight *w, const float *x, int64_t n, float *y, bool accumulate,
                    void *scratch);
+
+/* Several weights that multiply the same activations (q, k and v; gate and
+ * up), in one call: ys[i] (+)= x * ws[i]^T for i < nw (1..SB_MM_MULTI_MAX).
+ * All weights have the same cols (else nothing is computed); their types may
+ * differ. One wake-up of the pool and one activation quantization per
+ * distinct activation format instead of one per weight, and the rows of all
+ * the weights are balanced over the threads together (a decode step issues
+ * ~7 matmuls per layer; this makes it 4). Results are identical to separate sb_cpu_matmul calls.
+ * scratch holds sb_cpu_matmul_multi_scratch_size bytes, 64-byte aligned. */
+#define SB_MM_MULTI_MAX 8
+size_t sb_cpu_matmul_multi_scratch_size(const sb_cpu_weight *const *ws, int nw, int64_t n);
+void sb_cpu_matmul_multi(sb_threadpool *pool, const sb_cpu_weight *const *ws, int nw, const float *x, int64_t n,
+                         float *const *ys, bool accumulate, void *scratch);
+
+/* Dequantizes row r (0 <= r < w->rows) of a prepared weight to F32 (cols
+ * values), whatever its layout: a repacked weight can also serve get_rows
+ * (a tied embedding), so it needs no second, GGUF-layout copy. */
+void sb_cpu_weight_dequantize_row(const sb_cpu_weight *w, int64_t r, float *dst);
 
 /* Dequantizes n elements (a block multiple) of a row of `type` to F32. */
 void sb_cpu_dequantize_row(uint32_t type, const void *src, float *dst, int64_t n);

@@ -3,6 +3,7 @@
 #include "sb_alloc.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -18,6 +19,8 @@
 
 /* How long a worker spins for the next job before sleeping. */
 #define SPIN_ITERATIONS 200000
+/* How long the caller spins for stragglers before yielding its core to them. */
+#define WAIT_SPINS_BEFORE_YIELD 4000
 
 typedef struct worker {
     struct sb_threadpool *pool;
@@ -25,15 +28,34 @@ typedef struct worker {
     pthread_t thread;
 } worker;
 
+enum job_kind { JOB_ALL = 0, JOB_CHUNKS = 1 };
+
+/*
+ * The current job's descriptor is published seqlock-style: the caller sets
+ * desc_gen to 0, writes the fields, then sets desc_gen to the job's
+ * generation. A worker that was slow to wake may read a descriptor that is
+ * being replaced; it validates desc_gen before and after reading, and skips
+ * a job it cannot read consistently (only a chunk job can move on without a
+ * worker, so nothing is lost). Chunks are claimed from `claim`, which holds
+ * the job's generation in its high 32 bits and the next chunk in the low 32:
+ * a claim tagged with another generation fails, so a stale worker never runs
+ * a chunk of the wrong job.
+ */
 struct sb_threadpool {
     int n;
     worker *workers;
     atomic_uint_fast64_t generation; /* bumped for every job */
-    atomic_int finished;             /* workers done with the current job */
+    atomic_uint_fast64_t desc_gen;   /* generation of the descriptor below, 0 while written */
+    _Atomic(sb_parallel_fn) fn_all;
+    _Atomic(sb_chunk_fn) fn_chunk;
+    _Atomic(void *) ctx;
+    atomic_long n_chunks;
+    atomic_int kind;
+    atomic_uint_fast64_t claim;
+    atomic_long chunks_done;
+    atomic_int finished; /* workers done with the current JOB_ALL */
     atomic_int sleepers;
     atomic_bool stop;
-    sb_parallel_fn fn;
-    void *ctx;
     pthread_mutex_t mu;
     pthread_cond_t cv;
 };
@@ -56,16 +78,60 @@ static uint64_t wait_for_job(sb_threadpool *p, uint64_t seen) {
     return g;
 }
 
+/* Claims and runs chunks of job generation g until none are left. */
+static void run_claims(sb_threadpool *p, uint64_t g, sb_chunk_fn fn, void *ctx, long n, int ith) {
+    uint64_t tag = (g & 0xFFFFFFFFu) << 32;
+    for (;;) {
+        uint64_t c = atomic_load(&p->claim);
+        if ((c & ~(uint64_t)0xFFFFFFFFu) != tag)
+            return;
+        long k = (long)(c & 0xFFFFFFFFu);
+        if (k >= n)
+            return;
+        if (atomic_compare_exchange_weak(&p->claim, &c, c + 1)) {
+            fn(ctx, k, ith);
+            atomic_fetch_add(&p->chunks_done, 1);
+        }
+    }
+}
+
+/* Spins until *counter reaches target, yielding the core now and then so a
+ * descheduled worker can run. */
+static void wait_count(atomic_long *counter, long target) {
+    for (long spins = 0; atomic_load(counter) < target; spins++) {
+        if (spins >= WAIT_SPINS_BEFORE_YIELD) {
+            sched_yield();
+            spins = 0;
+        } else {
+            cpu_relax();
+        }
+    }
+}
+
 static void *worker_main(void *arg) {
     worker *w = arg;
     sb_threadpool *p = w->pool;
     uint64_t seen = 0;
     for (;;) {
-        seen = wait_for_job(p, seen);
+        uint64_t g = wait_for_job(p, seen);
         if (atomic_load(&p->stop))
             return NULL;
-        p->fn(p->ctx, w->index, p->n);
-        atomic_fetch_add(&p->finished, 1);
+        seen = g;
+        if (atomic_load(&p->desc_gen) != g)
+            continue; /* a newer job replaced the one we were woken for */
+        int kind = atomic_load(&p->kind);
+        sb_parallel_fn fa = atomic_load(&p->fn_all);
+        sb_chunk_fn fc = atomic_load(&p->fn_chunk);
+        void *ctx = atomic_load(&p->ctx);
+        long n = atomic_load(&p->n_chunks);
+        if (atomic_load(&p->desc_gen) != g)
+            continue;
+        if (kind == JOB_ALL) {
+            fa(ctx, w->index, p->n);
+            atomic_fetch_add(&p->finished, 1);
+        } else {
+            run_claims(p, g, fc, ctx, n, w->index);
+        }
     }
 }
 
@@ -114,23 +180,58 @@ void sb_threadpool_free(sb_threadpool *p) {
 
 int sb_threadpool_size(const sb_threadpool *p) { return p->n; }
 
-void sb_threadpool_run(sb_threadpool *p, sb_parallel_fn fn, void *ctx) {
-    if (p->n == 1) {
-        fn(ctx, 0, 1);
-        return;
-    }
-    p->fn = fn;
-    p->ctx = ctx;
+/* Publishes a job descriptor and wakes the workers; returns its generation. */
+static uint64_t post_job(sb_threadpool *p, int kind, sb_parallel_fn fa, sb_chunk_fn fc, void *ctx, long n) {
+    uint64_t g = atomic_load(&p->generation) + 1;
+    if ((g & 0xFFFFFFFFu) == 0) /* keep claim tags and desc_gen non-zero */
+        g++;
+    atomic_store(&p->desc_gen, 0);
+    atomic_store(&p->kind, kind);
+    atomic_store(&p->fn_all, fa);
+    atomic_store(&p->fn_chunk, fc);
+    atomic_store(&p->ctx, ctx);
+    atomic_store(&p->n_chunks, n);
     atomic_store(&p->finished, 0);
-    atomic_fetch_add(&p->generation, 1);
+    atomic_store(&p->chunks_done, 0);
+    atomic_store(&p->claim, (g & 0xFFFFFFFFu) << 32);
+    atomic_store(&p->desc_gen, g);
+    atomic_store(&p->generation, g);
     if (atomic_load(&p->sleepers) > 0) {
         pthread_mutex_lock(&p->mu);
         pthread_cond_broadcast(&p->cv);
         pthread_mutex_unlock(&p->mu);
     }
+    return g;
+}
+
+void sb_threadpool_run(sb_threadpool *p, sb_parallel_fn fn, void *ctx) {
+    if (p->n == 1) {
+        fn(ctx, 0, 1);
+        return;
+    }
+    post_job(p, JOB_ALL, fn, NULL, ctx, 0);
     fn(ctx, 0, p->n);
-    while (atomic_load(&p->finished) != p->n - 1)
-        cpu_relax();
+    for (long spins = 0; atomic_load(&p->finished) != p->n - 1; spins++) {
+        if (spins >= WAIT_SPINS_BEFORE_YIELD) {
+            sched_yield();
+            spins = 0;
+        } else {
+            cpu_relax();
+        }
+    }
+}
+
+void sb_threadpool_run_chunks(sb_threadpool *p, long n_chunks, sb_chunk_fn fn, void *ctx) {
+    if (n_chunks <= 0)
+        return;
+    if (p->n == 1 || n_chunks == 1) {
+        for (long k = 0; k < n_chunks; k++)
+            fn(ctx, k, 0);
+        return;
+    }
+    uint64_t g = post_job(p, JOB_CHUNKS, NULL, fn, ctx, n_chunks);
+    run_claims(p, g, fn, ctx, n_chunks, 0);
+    wait_count(&p->chunks_done, n_chunks);
 }
 
 void sb_split_range(long n, int ith, int nth, long align, long *begin, long *end) {

@@ -1,0 +1,92 @@
+/*
+ * cpu_membw.c - read-bandwidth measurement (see cpu_membw.h). The read loop
+ * uses GCC vector types, so it compiles to 16-byte (or wider) loads on every
+ * target without ISA-specific code; a few independent accumulators keep
+ * enough loads in flight to saturate the memory controllers.
+ */
+#include "cpu_membw.h"
+
+#include "sb_alloc.h"
+#include "sb_time.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+typedef uint64_t v2u64 __attribute__((vector_size(16)));
+
+typedef struct bw_ctx {
+    uint8_t *buf;
+    size_t bytes;
+    int touch;                  /* first pass: write the pages (first touch by the reading thread) */
+    volatile uint64_t sink[64]; /* keeps the sums alive, one slot per thread */
+} bw_ctx;
+
+static void bw_worker(void *arg, int ith, int nth) {
+    bw_ctx *c = arg;
+    const size_t lines = c->bytes / 256;
+    const size_t l0 = lines * (size_t)ith / (size_t)nth, l1 = lines * (size_t)(ith + 1) / (size_t)nth;
+    uint8_t *p = c->buf + l0 * 256;
+    const size_t n = (l1 - l0) * 256;
+    if (c->touch) {
+        memset(p, ith + 1, n);
+        return;
+    }
+    v2u64 a0 = {0, 0}, a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+    for (size_t i = 0; i < n; i += 128) {
+        const v2u64 *v = (const v2u64 *)(p + i);
+        a0 ^= v[0];
+        a1 ^= v[1];
+        a2 ^= v[2];
+        a3 ^= v[3];
+        a4 ^= v[4];
+        a5 ^= v[5];
+        a6 ^= v[6];
+        a7 ^= v[7];
+    }
+    const v2u64 s = a0 ^ a1 ^ a2 ^ a3 ^ a4 ^ a5 ^ a6 ^ a7;
+    c->sink[ith & 63] = s[0] ^ s[1];
+}
+
+static int cmp_double(const void *a, const void *b) {
+    const double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+double sb_cpu_measure_read_bandwidth(sb_threadpool *pool, size_t bytes, int reps) {
+    if (!pool || bytes < (1u << 20) || reps < 1 || reps > 1000)
+        return 0.0;
+    bytes &= ~(size_t)255;
+    bw_ctx *c = sb_calloc(1, sizeof *c);
+    double *t = sb_malloc((size_t)reps * sizeof(double));
+    if (c)
+        c->buf = sb_aligned_alloc((size_t)2 << 20, bytes);
+    if (!c || !t || !c->buf) {
+        if (c)
+            sb_aligned_free(c->buf);
+        sb_free(c);
+        sb_free(t);
+        return 0.0;
+    }
+    c->bytes = bytes;
+#if defined(MADV_HUGEPAGE)
+    /* the same page size the repacked weights ask for (cpu_matmul.c) */
+    (void)madvise(c->buf, bytes & ~(((size_t)2 << 20) - 1), MADV_HUGEPAGE);
+#endif
+    c->touch = 1;
+    sb_threadpool_run(pool, bw_worker, c);
+    c->touch = 0;
+    sb_threadpool_run(pool, bw_worker, c); /* warm-up pass (TLB, page tables, clocks) */
+    for (int r = 0; r < reps; r++) {
+        const double t0 = sb_now_seconds();
+        sb_threadpool_run(pool, bw_worker, c);
+        t[r] = (double)bytes / (sb_now_seconds() - t0);
+    }
+    qsort(t, (size_t)reps, sizeof *t, cmp_double);
+    const double median = reps % 2 ? t[reps / 2] : 0.5 * (t[reps / 2 - 1] + t[reps / 2]);
+    sb_aligned_free(c->buf);
+    sb_free(c);
+    sb_free(t);
+    return median;
+}

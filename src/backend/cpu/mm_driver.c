@@ -1,0 +1,451 @@
+/*
+ * mm_driver.c - runs one matmul call on the pool: quantizes the activations
+ * once (split over the threads, then a barrier; for a single token each
+ * thread quantizes the row itself and no barrier is needed), then splits the
+ * output rows of every weight of the call over the threads in whole 16-row
+ * groups and calls the active kernel set's tiles (packed weights), the
+ * on-the-fly packer (GGUF-layout quantized weights) or the dense kernels
+ * (F32/F16/BF16).
+ *
+ * A call may carry several weights that multiply the same activations
+ * (q, k and v; gate and up): one wake-up of the pool, one barrier, the
+ * activations quantized once per distinct format, and the rows of all of
+ * them balanced over the threads together.
+ */
+#include "mm_driver.h"
+
+#include "sb_tensor_type.h"
+
+#include <sched.h>
+#include <stdatomic.h>
+#include <string.h>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#define spin_pause() _mm_pause()
+#elif defined(__aarch64__)
+#define spin_pause() __asm__ __volatile__("yield")
+#else
+#define spin_pause() ((void)0)
+#endif
+
+/* Prefill walks the tokens in chunks whose quantized activations stay in L2
+ * (about SB_MM_ACT_L2_BYTES) while every row group of the thread passes over
+ * them; each chunk streams the weights from memory once, so bigger chunks
+ * mean fewer passes over the weights. */
+#define SB_MM_TOKEN_CHUNK_MAX 256
+#define SB_MM_ACT_L2_BYTES (512 * 1024)
+/* Weight bytes of one group walked by all tiles of a token chunk before
+ * moving on (prefill): they stay in L1 beside one tile's activations. */
+#define SB_MM_L1_WEIGHT_BYTES 16384
+/* Decode: weight bytes prefetched at the start of a thread's range. */
+#define SB_MM_DECODE_RAMP_BYTES 16384
+/* Decode activations each thread quantizes for itself, on its stack. */
+#define SB_MM_PRIVATE_ACT_BYTES 32768
+/* Stack room for repacking GGUF-layout group-blocks on the fly. */
+#define SB_MM_ONTHEFLY_BYTES 16384
+
+/* One activation format of a call and its rows in scratch. Quantized
+ * blocks (Q8_0, Q8_K) are stored tile by tile: the tokens are taken W at a
+ * time (W = min(n, SB_MM_NT), the width of a kernel tile) and within a tile
+ * the W tokens' blocks of one column block are adjacent, so a tile reads
+ * one sequential stream of activations. F16/BF16 values are token rows. */
+typedef struct mm_act {
+    sb_act_kind kind;
+    uint32_t wtype; /* Q8_K: the type whose extras are filled (Q6_K: corr) */
+    int offset;     /* Q8_0: corr offset */
+    uint8_t *buf;
+    int64_t w;         /* tokens per tile (1 for token rows) */
+    size_t ab;         /* bytes per block (per token row for F16/BF16) */
+    int64_t nb;        /* blocks per token (1 for F16/BF16) */
+    size_t tile_bytes; /* bytes per tile of w tokens, a multiple of 64 */
+} mm_act;
+
+/* One weight of a call. */
+typedef struct mm_job {
+    const sb_cpu_weight *w;
+    float *y;
+    int act;       /* index into acts, -1 for F32 weights (x used as is) */
+    int pk;        /* packed format, -1 for dense types */
+    int64_t units; /* 16-row groups */
+    int64_t unit0; /* first unit in the call's numbering */
+} mm_job;
+
+/* Everything one matmul call shares between its threads. */
+typedef struct mm_ctx {
+    const sb_mm_kernels *k;
+    const float *x;
+    int64_t n, cols;
+    bool accumulate;
+    mm_job jobs[SB_MM_MULTI_MAX];
+    int njobs;
+    mm_act acts[SB_MM_MULTI_MAX];
+    int nacts;
+    int64_t units;
+    atomic_int arrived;
+} mm_ctx;
+
+/* The layout of type's activations for n tokens of cols values. */
+static void act_layout(mm_act *a, uint32_t type, int64_t cols, int64_t n) {
+    const sb_act_kind kind = sb_act_kind_of_type(type);
+    if (kind == SB_ACT_Q8_0 || kind == SB_ACT_Q8_K) {
+        a->ab = kind == SB_ACT_Q8_0 ? sizeof(sb_act_q8_0) : sizeof(sb_act_q8_K);
+        a->nb = cols / (kind == SB_ACT_Q8_0 ? SB_QK8_0 : SB_QK_K);
+        a->w = n < SB_MM_NT ? n : SB_MM_NT;
+    } else {
+        a->ab = sb_act_row_bytes(type, cols);
+        a->nb = 1;
+        a->w = 1;
+    }
+    a->tile_bytes = ((size_t)a->w * (size_t)a->nb * a->ab + 63) & ~(size_t)63;
+}
+
+/* Bytes of n tokens' activations in that layout. */
+static size_t act_bytes(const mm_act *a, int64_t n) { return (size_t)((n + a->w - 1) / a->w) * a->tile_bytes; }
+
+/* Address of block b of token t. */
+static inline uint8_t *act_at(const mm_act *a, int64_t t, int64_t b) {
+    return a->buf + (size_t)(t / a->w) * a->tile_bytes + ((size_t)b * (size_t)a->w + (size_t)(t % a->w)) * a->ab;
+}
+
+size_t sb_mm_scratch_size(const sb_cpu_weight *const *ws, int nw, int64_t n) {
+    size_t total = 64;
+    for (int i = 0; i < nw && n > 0; i++)
+        if (sb_act_kind_of_type(ws[i]->type) != SB_ACT_F32) {
+            mm_act a;
+            act_layout(&a, ws[i]->type, ws[i]->cols, n);
+            total += act_bytes(&a, n);
+        }
+    return total;
+}
+
+/* Waits until all nth threads have arrived (one use per call). Spins
+ * first (the others are normally a few microseconds away), then yields so
+ * that an oversubscribed machine still makes progress. */
+static void barrier(mm_ctx *c, int nth) {
+    if (nth == 1)
+        return;
+    atomic_fetch_add_explicit(&c->arrived, 1, memory_order_acq_rel);
+    for (long spins = 0; atomic_load_explicit(&c->arrived, memory_order_acquire) < nth; spins++) {
+        if (spins < 20000)
+            spin_pause();
+        else
+            sched_yield();
+    }
+}
+
+/* Quantizes this thread's share of the (token, block) units of one format.
+ * Runs of blocks are quantized into a stack buffer and then put in their
+ * tile slots (in place when a tile holds one token). */
+static void quantize_share(const mm_ctx *c, const mm_act *a, int ith, int nth) {
+    const int64_t bs = a->kind == SB_ACT_Q8_0 ? SB_QK8_0 : a->kind == SB_ACT_Q8_K ? SB_QK_K : 64;
+    const int64_t nb = (c->cols + bs - 1) / bs; /* F16/BF16: units of up to 64 elements */
+    long u0, u1;
+    sb_split_range((long)(c->n * nb), ith, nth, 1, &u0, &u1);
+    _Alignas(64) uint8_t tmp[16 * sizeof(sb_act_q8_K)];
+    for (long u = u0; u < u1;) {
+        const int64_t t = u / nb, b0 = u % nb;
+        int64_t b1 = (t + 1) * nb <= u1 ? nb : b0 + (u1 - u);
+        const float *x = c->x + t * c->cols + b0 * bs;
+        switch (a->kind) {
+        case SB_ACT_Q8_0:
+        case SB_ACT_Q8_K: {
+            const int64_t run = (int64_t)(sizeof tmp / a->ab);
+            if (a->w > 1 && b1 - b0 > run)
+                b1 = b0 + run;
+            uint8_t *dst = a->w == 1 ? act_at(a, t, b0) : tmp;
+            if (a->kind == SB_ACT_Q8_0)
+                c->k->act_q8_0(x, (sb_act_q8_0 *)dst, (b1 - b0) * bs, a->offset);
+            else
+                c->k->act_q8_K(x, (sb_act_q8_K *)dst, (b1 - b0) * bs, a->wtype);
+            if (a->w > 1)
+                for (int64_t b = b0; b < b1; b++)
+                    memcpy(act_at(a, t, b), tmp + (size_t)(b - b0) * a->ab, a->ab);
+            break;
+        }
+        case SB_ACT_F16: {
+            const int64_t e0 = b0 * bs, e1 = b1 * bs < c->cols ? b1 * bs : c->cols;
+            c->k->act_f16(x, (float *)act_at(a, t, 0) + e0, e1 - e0);
+            break;
+        }
+        case SB_ACT_BF16: {
+            const int64_t e0 = b0 * bs, e1 = b1 * bs < c->cols ? b1 * bs : c->cols;
+            c->k->act_bf16(x, (uint16_t *)act_at(a, t, 0) + e0, e1 - e0);
+            break;
+        }
+        default:
+            break;
+        }
+        u += b1 - b0;
+    }
+}
+
+/* Tokens per prefill chunk for activations of this format: a multiple of
+ * the tile width, 8..SB_MM_TOKEN_CHUNK_MAX. */
+static int64_t token_chunk(const mm_act *a) {
+    int64_t t = (int64_t)(SB_MM_ACT_L2_BYTES / ((size_t)a->nb * a->ab)) / SB_MM_NT * SB_MM_NT;
+    if (t < SB_MM_NT)
+        t = SB_MM_NT;
+    return t > SB_MM_TOKEN_CHUNK_MAX ? SB_MM_TOKEN_CHUNK_MAX : t;
+}
+
+/* Stores 16 rows x nt tokens of results (only rows < w->rows). */
+static void store_tile(const mm_ctx *c, const mm_job *j, int64_t r0, int64_t t0, int nt, const float *acc) {
+    const int64_t rows = j->w->rows;
+    const int nr = rows - r0 < SB_MM_ROWS ? (int)(rows - r0) : SB_MM_ROWS;
+    for (int t = 0; t < nt; t++) {
+        float *y = j->y + (t0 + t) * rows + r0;
+        const float *a = acc + t * SB_MM_ROWS;
+        if (c->accumulate)
+            for (int r = 0; r < nr; r++)
+                y[r] += a[r];
+        else
+            memcpy(y, a, (size_t)nr * sizeof(float));
+    }
+}
+
+/* Packed weights: groups [g0, g1) times all tokens. With more than one tile
+ * of tokens, a group is walked in column chunks of about 16 KB of weights,
+ * which stay in L1 while every tile of the token chunk passes over them. */
+static void run_packed(const mm_ctx *c, const mm_job *j, int64_t g0, int64_t g1) {
+    const sb_cpu_weight *w = j->w;
+    const int pk = j->pk;
+    const mm_act *a = &c->acts[j->act];
+    const int64_t nb = w->cols / sb_pk_block_cols(pk);
+    const size_t mb = sb_pk_main_bytes(pk), sbytes = sb_pk_scale_bytes(pk);
+    const size_t gbytes = sb_pk_group_bytes(pk, nb);
+    const sb_mm_tile_fn fn = c->k->tile[pk];
+    /* column chunks of whole pairs */
+    int64_t kc = c->n > SB_MM_NT ? (int64_t)(SB_MM_L1_WEIGHT_BYTES / (2 * (mb + sbytes))) * 2 : nb;
+    if (kc < 2)
+        kc = 2;
+    const int64_t chunk = token_chunk(a);
+    if (c->n <= 2) {
+        /* decode: start this thread's weight stream at once (the tiles then
+         * prefetch a few KB ahead of themselves) */
+        const uint8_t *p = (const uint8_t *)w->packed + (size_t)g0 * gbytes;
+        const size_t range = (size_t)(g1 - g0) * gbytes;
+        for (size_t o = 0; o < SB_MM_DECODE_RAMP_BYTES && o < range; o += 64)
+            __builtin_prefetch(p + o, 0, 2);
+    }
+    _Alignas(64) float acc[SB_MM_TOKEN_CHUNK_MAX * SB_MM_ROWS];
+    for (int64_t tc = 0; tc < c->n; tc += chunk) {
+        const int64_t tc1 = tc + chunk < c->n ? tc + chunk : c->n;
+        for (int64_t g = g0; g < g1; g++) {
+            const uint8_t *gp = (const uint8_t *)w->packed + (size_t)g * gbytes;
+            memset(acc, 0, (size_t)(tc1 - tc) * SB_MM_ROWS * sizeof(float));
+            for (int64_t b0 = 0; b0 < nb; b0 += kc) {
+                const int64_t b1 = b0 + kc < nb ? b0 + kc : nb;
+                /* While the tiles work on this column chunk (from L1), fetch the
+                 * next one (this group's or the next group's first) a slice per
+                 * tile: the first tile of a chunk would otherwise wait for
+                 * 16 KB from memory (~10% of Q8_0 prefill). */
+                const uint8_t *next = b1 < nb ? gp + (size_t)(b1 / 2) * 2 * (mb + sbytes) : gp + gbytes;
+                const size_t next_bytes = b1 < nb ? (size_t)((b1 + kc < nb ? kc : nb - b1) + 1) / 2 * 2 * (mb + sbytes)
+                                                  : (g + 1 < g1 ? (size_t)(kc + 1) / 2 * 2 * (mb + sbytes) : 0);
+                const int64_t ntiles = (tc1 - tc + SB_MM_NT - 1) / SB_MM_NT;
+                const size_t slice = ((next_bytes / (size_t)ntiles) + 63) & ~(size_t)63;
+                size_t pf = 0;
+                for (int64_t t = tc; t < tc1; t += SB_MM_NT) {
+                    const int nt = tc1 - t < SB_MM_NT ? (int)(tc1 - t) : SB_MM_NT;
+                    if (c->n > SB_MM_NT)
+                        for (size_t e = pf + slice < next_bytes ? pf + slice : next_bytes; pf < e; pf += 64)
+                            __builtin_prefetch(next + pf, 0, 3);
+                    const sb_mm_tile tile = {gp + (size_t)(b0 / 2) * 2 * (mb + sbytes),
+                                             b1 - b0,
+                                             act_at(a, t, b0),
+                                             a->ab,
+                                             a->ab * (size_t)a->w,
+                                             nt,
+                                             acc + (t - tc) * SB_MM_ROWS};
+                    fn(&tile);
+                }
+            }
+            for (int64_t t = tc; t < tc1; t += SB_MM_NT) {
+                const int nt = tc1 - t < SB_MM_NT ? (int)(tc1 - t) : SB_MM_NT;
+                store_tile(c, j, g * SB_MM_ROWS, t, nt, acc + (t - tc) * SB_MM_ROWS);
+            }
+        }
+    }
+}
+
+/* GGUF-layout quantized weights: each 16-row group is packed on the fly,
+ * a few group-blocks at a time, into a stack buffer. Much slower than
+ * packing at load (about 6 GB/s of weights per core against the bandwidth
+ * limit) but needs no extra memory. */
+static void run_onthefly(const mm_ctx *c, const mm_job *j, int64_t g0, int64_t g1) {
+    const sb_cpu_weight *w = j->w;
+    const int pk = j->pk;
+    const mm_act *a = &c->acts[j->act];
+    const int64_t nb = w->cols / sb_pk_block_cols(pk);
+    const size_t mb = sb_pk_main_bytes(pk), sbytes = sb_pk_scale_bytes(pk);
+    const size_t row_bytes = (size_t)nb * sb_pk_block_bytes(pk);
+    int64_t chunk = (int64_t)(SB_MM_ONTHEFLY_BYTES / (2 * (mb + sbytes))) * 2; /* whole pairs */
+    if (chunk < 2)
+        chunk = 2;
+    _Alignas(64) uint8_t buf[SB_MM_ONTHEFLY_BYTES];
+    const int64_t tchunk = token_chunk(a);
+    _Alignas(64) float acc[SB_MM_TOKEN_CHUNK_MAX * SB_MM_ROWS];
+    for (int64_t tc = 0; tc < c->n; tc += tchunk) {
+        const int64_t tc1 = tc + tchunk < c->n ? tc + tchunk : c->n;
+        for (int64_t g = g0; g < g1; g++) {
+            const int64_t r0 = g * SB_MM_ROWS;
+            const int nvalid = w->rows - r0 < SB_MM_ROWS ? (int)(w->rows - r0) : SB_MM_ROWS;
+            memset(acc, 0, (size_t)(tc1 - tc) * SB_MM_ROWS * sizeof(float));
+            for (int64_t b0 = 0; b0 < nb; b0 += chunk) {
+                const int64_t b1 = b0 + chunk < nb ? b0 + chunk : nb;
+                sb_pk_pack(pk, (const uint8_t *)w->data + (size_t)r0 * row_bytes, row_bytes, nvalid, b0, b1, buf);
+                for (int64_t t = tc; t < tc1; t += SB_MM_NT) {
+                    const int nt = tc1 - t < SB_MM_NT ? (int)(tc1 - t) : SB_MM_NT;
+                    const sb_mm_tile tile = {
+                        buf, b1 - b0, act_at(a, t, b0), a->ab, a->ab * (size_t)a->w, nt, acc + (t - tc) * SB_MM_ROWS};
+                    c->k->tile[pk](&tile);
+                }
+            }
+            for (int64_t t = tc; t < tc1; t += SB_MM_NT) {
+                const int nt = tc1 - t < SB_MM_NT ? (int)(tc1 - t) : SB_MM_NT;
+                store_tile(c, j, r0, t, nt, acc + (t - tc) * SB_MM_ROWS);
+            }
+        }
+    }
+}
+
+/* F32/F16/BF16 rows [r0, r1) times all tokens, tokens in tiles. */
+static void run_dense(const mm_ctx *c, const mm_job *j, int64_t r0, int64_t r1) {
+    const sb_cpu_weight *w = j->w;
+    uint64_t row_bytes = 0;
+    sb_type_row_size(w->type, (uint64_t)w->cols, &row_bytes);
+    const sb_mm_dense_fn fn = w->type == SB_TYPE_F32   ? c->k->dense_f32
+                              : w->type == SB_TYPE_F16 ? c->k->dense_f16
+                                                       : c->k->dense_bf16;
+    if (c->n <= 2) /* decode: start this thread's weight stream at once */
+        for (size_t o = 0; o < SB_MM_DECODE_RAMP_BYTES && o < (size_t)(r1 - r0) * row_bytes; o += 64)
+            __builtin_prefetch((const uint8_t *)w->data + (size_t)r0 * row_bytes + o, 0, 2);
+    const mm_act *a = j->act >= 0 ? &c->acts[j->act] : NULL;
+    const uint8_t *x = a ? a->buf : (const uint8_t *)c->x;
+    const size_t xs = a ? a->tile_bytes : (size_t)w->cols * sizeof(float);
+    for (int64_t t = 0; t < c->n; t += SB_MM_NT) {
+        const int nt = c->n - t < SB_MM_NT ? (int)(c->n - t) : SB_MM_NT;
+        const sb_mm_dense d = {(const uint8_t *)w->data + (size_t)r0 * row_bytes,
+                               (size_t)row_bytes,
+                               r1 - r0,
+                               w->cols,
+                               x + (size_t)t * xs,
+                               xs,
+                               nt,
+                               j->y + t * w->rows + r0,
+                               (size_t)w->rows,
+                               c->accumulate};
+        fn(&d);
+    }
+}
+
+/* This thread's share of every job's row groups. */
+static void run_jobs(const mm_ctx *c, int ith, int nth) {
+    long u0, u1;
+    sb_split_range((long)c->units, ith, nth, 1, &u0, &u1);
+    for (int i = 0; i < c->njobs; i++) {
+        const mm_job *j = &c->jobs[i];
+        const int64_t g0 = u0 > j->unit0 ? u0 - j->unit0 : 0;
+        const int64_t g1 = u1 - j->unit0 < j->units ? u1 - j->unit0 : j->units;
+        if (g1 <= g0)
+            continue;
+        if (j->pk < 0) {
+            const int64_t r1 = g1 * SB_MM_ROWS < j->w->rows ? g1 * SB_MM_ROWS : j->w->rows;
+            run_dense(c, j, g0 * SB_MM_ROWS, r1);
+        } else if (j->w->layout == SB_LAYOUT_X16) {
+            run_packed(c, j, g0, g1);
+        } else {
+            run_onthefly(c, j, g0, g1);
+        }
+    }
+}
+
+static void mm_worker(void *arg, int ith, int nth) {
+    mm_ctx *c = arg;
+    if (c->nacts == 0) {
+        run_jobs(c, ith, nth);
+        return;
+    }
+    size_t need = 0;
+    for (int i = 0; i < c->nacts; i++)
+        need += act_bytes(&c->acts[i], c->n);
+    if (c->n == 1 && nth > 1 && need <= SB_MM_PRIVATE_ACT_BYTES) {
+        /* Decode: every thread quantizes the one activation row itself into
+         * its own stack buffer (a few microseconds of duplicated work) and
+         * never waits for the others: no barrier between quantizing and
+         * multiplying, so a thread the OS delays holds up only its rows. */
+        _Alignas(64) uint8_t priv[SB_MM_PRIVATE_ACT_BYTES];
+        mm_ctx local;
+        memcpy(&local, c, sizeof local);
+        uint8_t *p = priv;
+        for (int i = 0; i < local.nacts; i++) {
+            local.acts[i].buf = p;
+            p += act_bytes(&local.acts[i], local.n);
+            quantize_share(&local, &local.acts[i], 0, 1);
+        }
+        run_jobs(&local, ith, nth);
+        return;
+    }
+    for (int i = 0; i < c->nacts; i++)
+        quantize_share(c, &c->acts[i], ith, nth);
+    barrier(c, nth);
+    run_jobs(c, ith, nth);
+}
+
+/* The activation buffer a weight reads, shared with an earlier weight of
+ * the call when the format is the same. */
+static int act_for(mm_ctx *c, const sb_cpu_weight *w, uint8_t **next) {
+    const sb_act_kind kind = sb_act_kind_of_type(w->type);
+    if (kind == SB_ACT_F32)
+        return -1;
+    const int offset = kind != SB_ACT_Q8_0 ? 0 : w->type == SB_TYPE_Q8_0 ? c->k->q8_0_offset : c->k->q4_0_offset;
+    for (int i = 0; i < c->nacts; i++)
+        if (c->acts[i].kind == kind && c->acts[i].offset == offset) {
+            if (w->type == SB_TYPE_Q6_K)
+                c->acts[i].wtype = SB_TYPE_Q6_K; /* the Q6_K extras serve every K-quant */
+            return i;
+        }
+    mm_act *a = &c->acts[c->nacts];
+    a->kind = kind;
+    a->wtype = w->type;
+    a->offset = offset;
+    act_layout(a, w->type, w->cols, c->n);
+    a->buf = *next;
+    *next += act_bytes(a, c->n);
+    return c->nacts++;
+}
+
+void sb_mm_run(sb_threadpool *pool, const sb_cpu_weight *const *ws, int nw, const float *x, int64_t n, float *const *ys,
+               bool accumulate, void *scratch) {
+    if (n <= 0 || nw <= 0 || nw > SB_MM_MULTI_MAX)
+        return;
+    for (int i = 1; i < nw; i++)
+        if (ws[i]->cols != ws[0]->cols)
+            return; /* a caller bug (documented): nothing is computed */
+    mm_ctx c;
+    memset(&c, 0, sizeof c);
+    c.k = sb_mm_kernels_for(sb_cpu_isa_active());
+    if (!c.k)
+        c.k = sb_mm_kernels_scalar();
+    c.x = x;
+    c.n = n;
+    c.cols = ws[0]->cols;
+    c.accumulate = accumulate;
+    uint8_t *next = (uint8_t *)scratch;
+    for (int i = 0; i < nw; i++) {
+        mm_job *j = &c.jobs[c.njobs++];
+        j->w = ws[i];
+        j->y = ys[i];
+        j->pk = sb_pk_of_type(ws[i]->type);
+        j->act = act_for(&c, ws[i], &next);
+        j->units = (ws[i]->rows + SB_MM_ROWS - 1) / SB_MM_ROWS;
+        j->unit0 = c.units;
+        c.units += j->units;
+    }
+    atomic_init(&c.arrived, 0);
+    if (pool)
+        sb_threadpool_run(pool, mm_worker, &c);
+    else
+        mm_worker(&c, 0, 1);
+}
