@@ -40,6 +40,16 @@
 
 typedef struct sb_backend sb_backend;
 
+/* How the model uses a weight (set before weight_load). A backend may
+ * repack a matmul weight into its own layout; get_rows must still work on a
+ * weight that is both (a tied embedding). */
+typedef enum sb_tensor_usage {
+    SB_USE_MATMUL = 1,    /* [rows][cols] matrix multiplied by activations */
+    SB_USE_ROWS = 2,      /* table whose rows get_rows dequantizes */
+    SB_USE_VECTOR = 4,    /* 1-D parameter: norm weight, bias, rope factors */
+    SB_USE_NO_REPACK = 8, /* keep the GGUF layout (sb_model_load_opts.repack = false) */
+} sb_tensor_usage;
+
 /* A tensor in a backend's memory. The shape fields are public; `data` and
  * `impl` belong to the backend (device pointer, repacked layout, ...). */
 typedef struct sb_tensor {
@@ -47,6 +57,7 @@ typedef struct sb_tensor {
     int n_dims;
     int64_t ne[4];
     char name[64];
+    uint32_t usage; /* sb_tensor_usage bits, weights only */
     void *data;
     void *impl;
     sb_backend *backend;
@@ -133,9 +144,13 @@ typedef struct sb_backend_ops {
     const char *name;
     void (*destroy)(sb_backend *b);
 
-    /* Memory. weight_load takes a tensor whose shape/type/name are set and
-     * whose bytes are `host` (GGUF layout, usually the mmapped file, which
-     * must outlive the tensor unless the backend copied or repacked it).
+    /* Memory. weight_load takes a tensor whose shape/type/name/usage are set
+     * and whose bytes are `host` (GGUF layout, usually the mmapped file, which
+     * must outlive the tensor unless the backend copied or repacked it). A
+     * backend that repacks may drop the pages of the host range (madvise
+     * DONTNEED on its page-aligned interior) so one copy stays resident: the
+     * caller must not read those bytes afterwards. Errors name the tensor
+     * (unsupported type or shape, out of memory).
      * alloc gives an activation/scratch tensor its memory. */
     sb_status (*weight_load)(sb_backend *b, sb_tensor *t, const void *host, sb_error *err);
     sb_status (*alloc)(sb_backend *b, sb_tensor *t, sb_error *err);
@@ -149,12 +164,24 @@ typedef struct sb_backend_ops {
      * (copy-on-write of a shared, partially filled page). */
     void (*kv_copy_page)(sb_backend *b, int32_t src, int32_t dst, int n_pos);
 
-    /* Per-pass metadata: copies tokens, positions, page tables, outputs. */
+    /* Sizes the backend's per-pass buffers (matmul scratch for every loaded
+     * weight, batch copies, rope tables) for batches of up to max_tokens
+     * entries and max_outputs output rows, so that no op allocates. Called
+     * after the weights are loaded (again to grow); weights loaded later
+     * grow the buffers themselves. */
+    sb_status (*reserve)(sb_backend *b, int max_tokens, int max_outputs, sb_error *err);
+
+    /* Per-pass metadata: copies tokens, positions, page tables, outputs.
+     * Checks them against the reservation and the KV pool (positions inside
+     * the sequence's pages, page ids inside the pool, output rows ascending)
+     * and refuses a bad batch with SB_ERR_RANGE. Token ids are the model's
+     * to check. */
     sb_status (*set_batch)(sb_backend *b, const sb_batch *batch, sb_error *err);
 
     /* out[i] = row tokens[i] of table (dequantized), i < n_tokens. */
     void (*get_rows)(sb_backend *b, const sb_tensor *table, sb_tensor *out);
-    /* out[i] = x[output_rows[i]], i < n_outputs. */
+    /* out[i] = x[output_rows[i]], i < n_outputs. out may be x itself (the
+     * rows move towards the front: output rows are ascending). */
     void (*gather_outputs)(sb_backend *b, const sb_tensor *x, sb_tensor *out);
     /* y = x / rms(x) * w over rows of length w->ne[0]; x is n rows of any
      * multiple of that length (per-head norms use a [head_dim] weight).
@@ -198,6 +225,22 @@ static inline sb_status sb_backend_weight_load(sb_backend *b, sb_tensor *t, cons
 }
 static inline sb_status sb_backend_alloc(sb_backend *b, sb_tensor *t, sb_error *err) { return b->ops->alloc(b, t, err); }
 static inline void sb_backend_release(sb_backend *b, sb_tensor *t) { b->ops->release(b, t); }
+static inline sb_status sb_backend_reserve(sb_backend *b, int max_tokens, int max_outputs, sb_error *err) {
+    return b->ops->reserve(b, max_tokens, max_outputs, err);
+}
+static inline sb_status sb_backend_set_batch(sb_backend *b, const sb_batch *batch, sb_error *err) {
+    return b->ops->set_batch(b, batch, err);
+}
+static inline sb_status sb_backend_kv_init(sb_backend *b, const sb_kv_config *cfg, sb_error *err) {
+    return b->ops->kv_init(b, cfg, err);
+}
+static inline sb_status sb_backend_download(sb_backend *b, const sb_tensor *t, void *dst, size_t offset, size_t bytes) {
+    return b->ops->download(b, t, dst, offset, bytes);
+}
+static inline sb_status sb_backend_topk(sb_backend *b, const sb_tensor *logits, int row, const sb_sample_prep *prep,
+                                        int k, sb_candidate *out, int *n_out) {
+    return b->ops->topk(b, logits, row, prep, k, out, n_out);
+}
 static inline void sb_backend_destroy(sb_backend *b) {
     if (b)
         b->ops->destroy(b);

@@ -25,5 +25,8 @@ int sb_cmd_template(int argc, char **argv);
 int sb_cmd_hw(int argc, char **argv);
 int sb_cmd_serve(int argc, char **argv);
 int sb_cmd_eval(int argc, char **argv);
+int sb_cmd_run(int argc, char **argv);
+int sb_cmd_bench(int argc, char **argv);
+int sb_cmd_quantize(int argc, char **argv);
 
 #endif

@@ -1,0 +1,154 @@
+/*
+ * cpu_backend_internal.h - the CPU backend's state, shared by its files:
+ *   cpu_backend.c       creation, memory (weights, activations), reserve, stats
+ *   cpu_backend_kv.c    paged KV cache, batch metadata, kv_store, kv_copy_page
+ *   cpu_backend_ops.c   get_rows, gather, rmsnorm, matmul, rope, swiglu, add, scale
+ *   cpu_backend_attn.c  attention over the pages
+ *   cpu_backend_topk.c  sampling preparation and top-k selection
+ *   cpu_backend_vec*.c  small vector loops (scalar and AVX2/F16C)
+ *
+ * KV layout. The pool holds, per layer, n_pages pages; a page holds, per KV
+ * head, page_size positions of head_dim values in a row:
+ *   k[layer][page][kv_head][slot][head_dim_k], v likewise with head_dim_v,
+ * so that one head's positions inside a page are contiguous for attention.
+ */
+#ifndef SB_CPU_BACKEND_INTERNAL_H
+#define SB_CPU_BACKEND_INTERNAL_H
+
+#include "cpu_matmul.h"
+#include "sb_backend.h"
+#include "sb_threadpool.h"
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Largest rotated dimension count the rope op handles (the model refuses
+ * larger heads). */
+#define SB_CPU_MAX_ROT 1024
+
+/* Elementwise work below this many elements runs on the calling thread:
+ * waking the pool costs more than the loop. */
+#define SB_CPU_INLINE_ELEMS 16384
+
+/* A loaded weight (sb_tensor.impl). */
+typedef struct cpu_weight {
+    bool has_mm;       /* mm is prepared (usage MATMUL) */
+    sb_cpu_weight mm;  /* the kernels' view, possibly repacked */
+    const void *rows;  /* GGUF-layout bytes for get_rows (usage ROWS), borrowed */
+    float *vec;        /* owned F32 copy of a 1-D weight (usage VECTOR) */
+    uint64_t resident; /* bytes this weight keeps resident (for stats) */
+    int index;         /* position in cpu_backend.weights */
+} cpu_weight;
+
+/* Vector loops of attention and the F16 cache, picked once at creation
+ * from the CPU's features. Rows are contiguous: row j of k / v starts at
+ * j * d (one KV head's slots inside a page). */
+typedef struct cpu_vec_fns {
+    /* out[j] = (q . k_j) * scale, j < n */
+    void (*scores_f32)(const float *q, const float *k, int n, int d, float scale, float *out);
+    void (*scores_f16)(const float *q, const uint16_t *k, int n, int d, float scale, float *out);
+    /* s[j] = exp(s[j] - mx), j < n; returns the sum in double */
+    double (*exp_sum)(float *s, int n, float mx);
+    /* o[c] += sum_j p[j] v_j[c], c < d */
+    void (*wsum_f32)(float *o, const float *p, const float *v, int n, int d);
+    void (*wsum_f16)(float *o, const float *p, const uint16_t *v, int n, int d);
+    /* F32 -> F16, round to nearest even */
+    void (*to_f16)(uint16_t *dst, const float *src, int n);
+    /* y[i] = silu(g[i]) * u[i] = g / (1 + exp(-g)) * u; y may be g */
+    void (*silu_mul)(float *y, const float *g, const float *u, long n);
+} cpu_vec_fns;
+
+extern const cpu_vec_fns sb_cpu_vec_scalar;
+#if defined(__x86_64__)
+extern const cpu_vec_fns sb_cpu_vec_avx2; /* needs AVX2, FMA, F16C */
+#endif
+
+typedef struct cpu_backend {
+    sb_backend base;
+    sb_threadpool *pool;
+    int n_threads;
+    bool repack;
+    cpu_vec_fns vec;
+
+    /* Loaded weights (for sizing the matmul scratch). */
+    cpu_weight **weights;
+    int n_weights, cap_weights;
+    uint64_t weight_bytes;
+
+    /* Reservation: buffers sized for max_tokens / max_outputs. */
+    int max_tokens, max_outputs;
+    void *mm_scratch;
+    size_t mm_scratch_bytes;
+    float *rope_theta; /* [n_threads][SB_CPU_MAX_ROT] cos/sin tables */
+    float *topk_buf;   /* one logits row, as long as the longest allocated row */
+    size_t topk_cap;
+
+    /* The current batch (copied by set_batch). */
+    int n_tokens;
+    int32_t *tokens, *pos, *seq; /* [max_tokens] */
+    int n_seqs, cap_seqs;
+    int32_t *page_off, *page_n; /* [cap_seqs] offsets into pages */
+    int32_t *pages;
+    size_t cap_pages;
+    int n_outputs;
+    int32_t *out_rows; /* [max_outputs] */
+
+    /* Paged KV cache. */
+    bool kv_ready;
+    sb_kv_config kv;
+    size_t kv_elt;                     /* bytes per value: 4 (F32) or 2 (F16) */
+    size_t k_page_elems, v_page_elems; /* values per (layer, page) block */
+    uint8_t *k, *v;
+    uint64_t kv_bytes;
+    float *att_scores; /* [n_threads][att_scores_len] */
+    size_t att_scores_len;
+    atomic_int att_next; /* work counter for attention */
+} cpu_backend;
+
+static inline cpu_backend *cpu_of(sb_backend *b) { return (cpu_backend *)b; }
+
+/* Runs fn on the pool, or on the calling thread alone when work is small. */
+void sb_cpu_run(cpu_backend *cb, sb_parallel_fn fn, void *ctx, long work);
+
+/* Address of (layer, page, kv_head, slot) in the K or V pool. */
+static inline uint8_t *sb_cpu_k_at(const cpu_backend *cb, int layer, int page, int head, int slot) {
+    size_t e = ((size_t)layer * (size_t)cb->kv.n_pages + (size_t)page) * cb->k_page_elems +
+               ((size_t)head * (size_t)cb->kv.page_size + (size_t)slot) * (size_t)cb->kv.head_dim_k;
+    return cb->k + e * cb->kv_elt;
+}
+static inline uint8_t *sb_cpu_v_at(const cpu_backend *cb, int layer, int page, int head, int slot) {
+    size_t e = ((size_t)layer * (size_t)cb->kv.n_pages + (size_t)page) * cb->v_page_elems +
+               ((size_t)head * (size_t)cb->kv.page_size + (size_t)slot) * (size_t)cb->kv.head_dim_v;
+    return cb->v + e * cb->kv_elt;
+}
+
+/* Op implementations (the table is in cpu_backend.c). */
+sb_status sb_cpu_kv_init(sb_backend *b, const sb_kv_config *cfg, sb_error *err);
+void sb_cpu_kv_free(cpu_backend *cb);
+void sb_cpu_kv_copy_page(sb_backend *b, int32_t src, int32_t dst, int n_pos);
+sb_status sb_cpu_set_batch(sb_backend *b, const sb_batch *batch, sb_error *err);
+void sb_cpu_kv_store(sb_backend *b, int layer, const sb_tensor *k, const sb_tensor *v, int n);
+void sb_cpu_attention(sb_backend *b, int layer, const sb_tensor *q, int n_heads, float scale, sb_tensor *out, int n);
+
+void sb_cpu_get_rows(sb_backend *b, const sb_tensor *table, sb_tensor *out);
+void sb_cpu_gather_outputs(sb_backend *b, const sb_tensor *x, sb_tensor *out);
+void sb_cpu_rmsnorm(sb_backend *b, const sb_tensor *x, const sb_tensor *w, float eps, sb_tensor *y, int n);
+void sb_cpu_matmul_op(sb_backend *b, const sb_tensor *w, const sb_tensor *x, const sb_tensor *bias, sb_tensor *y, int n,
+                      bool accumulate);
+void sb_cpu_rope(sb_backend *b, sb_tensor *x, int n_heads, int head_dim, const sb_rope_params *p, int n);
+void sb_cpu_swiglu(sb_backend *b, const sb_tensor *gate, const sb_tensor *up, sb_tensor *y, int n);
+void sb_cpu_add(sb_backend *b, const sb_tensor *a, const sb_tensor *x, sb_tensor *y, int n);
+void sb_cpu_scale(sb_backend *b, const sb_tensor *x, float s, sb_tensor *y, int n);
+
+sb_status sb_cpu_topk(sb_backend *b, const sb_tensor *logits, int row, const sb_sample_prep *prep, int k,
+                      sb_candidate *out, int *n_out);
+
+/* F32 values of a 1-D weight or an activation tensor. */
+static inline const float *sb_cpu_f32(const sb_tensor *t) {
+    const cpu_weight *w = t->impl;
+    return w && w->vec ? w->vec : (const float *)t->data;
+}
+
+#endif

@@ -1,0 +1,192 @@
+/*
+ * cpu_backend_kv.c - the CPU backend's paged KV cache (layout in
+ * cpu_backend_internal.h) and the per-pass batch metadata that addresses it.
+ */
+#include "cpu_backend_internal.h"
+#include "sb_alloc.h"
+#include "sb_checked.h"
+
+#include <string.h>
+
+/* Frees the pool and the attention score rows (kv_init or destroy). */
+void sb_cpu_kv_free(cpu_backend *cb) {
+    sb_aligned_free(cb->k);
+    sb_aligned_free(cb->v);
+    sb_aligned_free(cb->att_scores);
+    cb->k = cb->v = NULL;
+    cb->att_scores = NULL;
+    cb->kv_ready = false;
+    cb->kv_bytes = 0;
+}
+
+/* Allocates the pool for cfg (replacing any previous one: its contents are
+ * lost) and the per-thread attention score rows, one sequence long. */
+sb_status sb_cpu_kv_init(sb_backend *b, const sb_kv_config *cfg, sb_error *err) {
+    cpu_backend *cb = cpu_of(b);
+    if (cfg->n_layers < 1 || cfg->n_kv_heads < 1 || cfg->head_dim_k < 1 || cfg->head_dim_v < 1 || cfg->page_size < 1 ||
+        cfg->page_size > 4096 || cfg->n_pages < 1)
+        return sb_error_set(
+            err, SB_ERR_INVALID_ARG, "KV cache: invalid shape (%d layers, %d heads, head size %d/%d, %d pages of %d)",
+            cfg->n_layers, cfg->n_kv_heads, cfg->head_dim_k, cfg->head_dim_v, cfg->n_pages, cfg->page_size);
+    if (cfg->type != SB_TYPE_F32 && cfg->type != SB_TYPE_F16)
+        return sb_error_set(err, SB_ERR_UNSUPPORTED, "KV cache: type %s is not supported by the CPU backend (F32, F16)",
+                            sb_type_name(cfg->type));
+    size_t elt = cfg->type == SB_TYPE_F32 ? 4 : 2;
+    size_t kpe, vpe, kbytes, vbytes, positions;
+    if (!sb_mul_size((size_t)cfg->n_kv_heads * (size_t)cfg->page_size, (size_t)cfg->head_dim_k, &kpe) ||
+        !sb_mul_size((size_t)cfg->n_kv_heads * (size_t)cfg->page_size, (size_t)cfg->head_dim_v, &vpe) ||
+        !sb_mul_size(kpe, (size_t)cfg->n_layers * (size_t)cfg->n_pages, &kbytes) ||
+        !sb_mul_size(kbytes, elt, &kbytes) ||
+        !sb_mul_size(vpe, (size_t)cfg->n_layers * (size_t)cfg->n_pages, &vbytes) ||
+        !sb_mul_size(vbytes, elt, &vbytes) || !sb_mul_size((size_t)cfg->n_pages, (size_t)cfg->page_size, &positions))
+        return sb_error_set(err, SB_ERR_LIMIT, "KV cache: size overflows");
+    sb_cpu_kv_free(cb);
+    cb->k = sb_aligned_alloc(64, kbytes);
+    cb->v = sb_aligned_alloc(64, vbytes);
+    cb->att_scores = sb_aligned_alloc(64, (size_t)cb->n_threads * (positions + 16) * sizeof(float));
+    if (!cb->k || !cb->v || !cb->att_scores) {
+        sb_cpu_kv_free(cb);
+        return sb_error_set(err, SB_ERR_NOMEM, "KV cache: out of memory for %.1f MiB",
+                            (double)(kbytes + vbytes) / (1024.0 * 1024.0));
+    }
+    cb->att_scores_len = positions + 16;
+    cb->kv = *cfg;
+    cb->kv_elt = elt;
+    cb->k_page_elems = kpe;
+    cb->v_page_elems = vpe;
+    cb->kv_bytes = kbytes + vbytes;
+    cb->kv_ready = true;
+    return SB_OK;
+}
+
+/* kv_copy_page op: copies the leading n_pos slots of every layer and head; bad page ids are ignored. */
+void sb_cpu_kv_copy_page(sb_backend *b, int32_t src, int32_t dst, int n_pos) {
+    cpu_backend *cb = cpu_of(b);
+    if (!cb->kv_ready || src < 0 || dst < 0 || src >= cb->kv.n_pages || dst >= cb->kv.n_pages || src == dst ||
+        n_pos <= 0)
+        return;
+    if (n_pos > cb->kv.page_size)
+        n_pos = cb->kv.page_size;
+    for (int l = 0; l < cb->kv.n_layers; l++)
+        for (int h = 0; h < cb->kv.n_kv_heads; h++) {
+            memcpy(sb_cpu_k_at(cb, l, dst, h, 0), sb_cpu_k_at(cb, l, src, h, 0),
+                   (size_t)n_pos * (size_t)cb->kv.head_dim_k * cb->kv_elt);
+            memcpy(sb_cpu_v_at(cb, l, dst, h, 0), sb_cpu_v_at(cb, l, src, h, 0),
+                   (size_t)n_pos * (size_t)cb->kv.head_dim_v * cb->kv_elt);
+        }
+}
+
+/* Checks the batch against the reservation and the pool, then copies it. */
+sb_status sb_cpu_set_batch(sb_backend *b, const sb_batch *bt, sb_error *err) {
+    cpu_backend *cb = cpu_of(b);
+    if (!cb->kv_ready)
+        return sb_error_set(err, SB_ERR_INVALID_ARG, "batch: the KV cache is not initialised");
+    if (bt->n_tokens < 1 || bt->n_tokens > cb->max_tokens)
+        return sb_error_set(err, SB_ERR_RANGE, "batch: %d entries, but 1..%d are reserved", bt->n_tokens,
+                            cb->max_tokens);
+    if (bt->n_outputs < 0 || bt->n_outputs > cb->max_outputs || bt->n_outputs > bt->n_tokens)
+        return sb_error_set(err, SB_ERR_RANGE, "batch: %d output rows, but at most %d are reserved", bt->n_outputs,
+                            cb->max_outputs);
+    if (bt->n_seqs < 1)
+        return sb_error_set(err, SB_ERR_RANGE, "batch: no sequences");
+    size_t total = 0;
+    for (int s = 0; s < bt->n_seqs; s++) {
+        int np = bt->n_pages[s];
+        if (np < 0 || np > cb->kv.n_pages)
+            return sb_error_set(err, SB_ERR_RANGE, "batch: sequence %d has %d pages (pool: %d)", s, np, cb->kv.n_pages);
+        for (int j = 0; j < np; j++)
+            if (bt->page_tables[s][j] < 0 || bt->page_tables[s][j] >= cb->kv.n_pages)
+                return sb_error_set(err, SB_ERR_RANGE, "batch: sequence %d page %d is %d, outside the pool of %d", s, j,
+                                    bt->page_tables[s][j], cb->kv.n_pages);
+        total += (size_t)np;
+    }
+    for (int i = 0; i < bt->n_tokens; i++) {
+        int s = bt->seq[i];
+        if (s < 0 || s >= bt->n_seqs)
+            return sb_error_set(err, SB_ERR_RANGE, "batch: entry %d names sequence %d of %d", i, s, bt->n_seqs);
+        if (bt->pos[i] < 0 || (int64_t)bt->pos[i] >= (int64_t)bt->n_pages[s] * cb->kv.page_size)
+            return sb_error_set(err, SB_ERR_RANGE, "batch: entry %d position %d is outside its %d pages", i, bt->pos[i],
+                                bt->n_pages[s]);
+    }
+    for (int i = 0; i < bt->n_outputs; i++)
+        if (bt->output_rows[i] < 0 || bt->output_rows[i] >= bt->n_tokens ||
+            (i > 0 && bt->output_rows[i] <= bt->output_rows[i - 1]))
+            return sb_error_set(err, SB_ERR_RANGE, "batch: output rows must be ascending entries (row %d is %d)", i,
+                                bt->output_rows[i]);
+
+    if (bt->n_seqs > cb->cap_seqs) {
+        int32_t *po = sb_reallocarray(cb->page_off, (size_t)bt->n_seqs, sizeof *po);
+        if (po)
+            cb->page_off = po;
+        int32_t *pn = sb_reallocarray(cb->page_n, (size_t)bt->n_seqs, sizeof *pn);
+        if (pn)
+            cb->page_n = pn;
+        if (!po || !pn)
+            return sb_error_set(err, SB_ERR_NOMEM, "out of memory");
+        cb->cap_seqs = bt->n_seqs;
+    }
+    if (total > cb->cap_pages || !cb->pages) {
+        int32_t *p = sb_reallocarray(cb->pages, total ? total : 1, sizeof *p);
+        if (!p)
+            return sb_error_set(err, SB_ERR_NOMEM, "out of memory");
+        cb->pages = p;
+        cb->cap_pages = total ? total : 1;
+    }
+    size_t off = 0;
+    for (int s = 0; s < bt->n_seqs; s++) {
+        cb->page_off[s] = (int32_t)off;
+        cb->page_n[s] = bt->n_pages[s];
+        if (bt->n_pages[s])
+            memcpy(cb->pages + off, bt->page_tables[s], (size_t)bt->n_pages[s] * sizeof(int32_t));
+        off += (size_t)bt->n_pages[s];
+    }
+    cb->n_seqs = bt->n_seqs;
+    cb->n_tokens = bt->n_tokens;
+    memcpy(cb->tokens, bt->tokens, (size_t)bt->n_tokens * sizeof(int32_t));
+    memcpy(cb->pos, bt->pos, (size_t)bt->n_tokens * sizeof(int32_t));
+    memcpy(cb->seq, bt->seq, (size_t)bt->n_tokens * sizeof(int32_t));
+    cb->n_outputs = bt->n_outputs;
+    if (bt->n_outputs)
+        memcpy(cb->out_rows, bt->output_rows, (size_t)bt->n_outputs * sizeof(int32_t));
+    return SB_OK;
+}
+
+typedef struct kv_store_job {
+    cpu_backend *cb;
+    int layer, n;
+    const float *k, *v;
+} kv_store_job;
+
+/* Copies (or rounds to F16) each entry's K and V heads into its slot. */
+static void kv_store_part(void *ctx, int ith, int nth) {
+    kv_store_job *j = ctx;
+    cpu_backend *cb = j->cb;
+    const int nkv = cb->kv.n_kv_heads, dk = cb->kv.head_dim_k, dv = cb->kv.head_dim_v, ps = cb->kv.page_size;
+    long i0, i1;
+    sb_split_range(j->n, ith, nth, 1, &i0, &i1);
+    for (long i = i0; i < i1; i++) {
+        int s = cb->seq[i], p = cb->pos[i];
+        int page = cb->pages[cb->page_off[s] + p / ps], slot = p % ps;
+        for (int h = 0; h < nkv; h++) {
+            const float *ks = j->k + (size_t)i * nkv * dk + (size_t)h * dk;
+            const float *vs = j->v + (size_t)i * nkv * dv + (size_t)h * dv;
+            uint8_t *kd = sb_cpu_k_at(cb, j->layer, page, h, slot), *vd = sb_cpu_v_at(cb, j->layer, page, h, slot);
+            if (cb->kv.type == SB_TYPE_F32) {
+                memcpy(kd, ks, (size_t)dk * sizeof(float));
+                memcpy(vd, vs, (size_t)dv * sizeof(float));
+            } else {
+                cb->vec.to_f16((uint16_t *)kd, ks, dk);
+                cb->vec.to_f16((uint16_t *)vd, vs, dv);
+            }
+        }
+    }
+}
+
+/* kv_store op: writes the batch's K/V rows into their pages, in parallel over entries when large. */
+void sb_cpu_kv_store(sb_backend *b, int layer, const sb_tensor *k, const sb_tensor *v, int n) {
+    cpu_backend *cb = cpu_of(b);
+    if (!cb->kv_ready || layer < 0 || layer >= cb->kv.n_layers || n > cb->n_tokens)
+        return;
+    kv_store_job j = {cb, layer, n, k->data, v->data};
+    sb_cpu_run(cb, kv_store_part, &j, (long)n * cb->kv.n_kv_heads * (cb->kv.head_dim_k + cb->kv.head_dim_v));
+}

@@ -1,0 +1,275 @@
+/*
+ * cpu_backend_ops.c - the CPU backend's row and elementwise operations:
+ * get_rows, gather_outputs, rmsnorm, matmul (through cpu_matmul.h), rope,
+ * swiglu, add, scale. The order of floating-point operations follows ggml's
+ * CPU ops where it matters for agreement with the reference (RMS norm sums
+ * squares in double; rope builds its angles by repeated multiplication).
+ */
+#include "cpu_backend_internal.h"
+
+#include <math.h>
+#include <string.h>
+
+/* ---- get_rows / gather ---------------------------------------------- */
+
+typedef struct rows_job {
+    cpu_backend *cb;
+    const sb_tensor *src;
+    sb_tensor *dst;
+} rows_job;
+
+/* A thread's share of get_rows: dequantizes its entries' rows (from the packed copy if repacked). */
+static void get_rows_part(void *ctx, int ith, int nth) {
+    rows_job *j = ctx;
+    const cpu_weight *w = j->src->impl;
+    const bool packed = w && w->has_mm && w->mm.packed; /* a repacked tied embedding */
+    const uint8_t *table = w && w->rows ? w->rows : j->src->data;
+    const int64_t ne0 = j->src->ne[0];
+    const size_t rb = sb_tensor_row_bytes(j->src);
+    float *out = j->dst->data;
+    long i0, i1;
+    sb_split_range(j->cb->n_tokens, ith, nth, 1, &i0, &i1);
+    for (long i = i0; i < i1; i++) {
+        int32_t t = j->cb->tokens[i];
+        float *y = out + i * j->dst->ne[0];
+        if (t < 0 || t >= j->src->ne[1]) { /* the model checks ids; never read outside the table */
+            memset(y, 0, (size_t)ne0 * sizeof(float));
+            continue;
+        }
+        const uint8_t *row = table + (size_t)t * rb;
+        if (packed)
+            sb_cpu_weight_dequantize_row(&w->mm, t, y);
+        else if (j->src->type == SB_TYPE_F32)
+            memcpy(y, row, (size_t)ne0 * sizeof(float));
+        else
+            sb_cpu_dequantize_row(j->src->type, row, y, ne0);
+    }
+}
+
+/* get_rows op (sb_backend.h). */
+void sb_cpu_get_rows(sb_backend *b, const sb_tensor *table, sb_tensor *out) {
+    cpu_backend *cb = cpu_of(b);
+    rows_job j = {cb, table, out};
+    sb_cpu_run(cb, get_rows_part, &j, (long)cb->n_tokens * table->ne[0] * 4);
+}
+
+/* gather_outputs op: ascending rows move forward, so memmove in order is safe in place. */
+void sb_cpu_gather_outputs(sb_backend *b, const sb_tensor *x, sb_tensor *out) {
+    cpu_backend *cb = cpu_of(b);
+    const int64_t ne0 = x->ne[0];
+    for (int i = 0; i < cb->n_outputs; i++) {
+        const float *src = (const float *)x->data + (size_t)cb->out_rows[i] * ne0;
+        float *dst = (float *)out->data + (size_t)i * out->ne[0];
+        if (src != dst)
+            memmove(dst, src, (size_t)ne0 * sizeof(float));
+    }
+}
+
+/* ---- rmsnorm --------------------------------------------------------- */
+
+typedef struct norm_job {
+    const float *x, *w;
+    float *y;
+    float eps;
+    long rows, len;
+} norm_job;
+
+/* A thread's rows of rmsnorm: sum of squares in double, then (x * scale) * w as ggml. */
+static void rmsnorm_part(void *ctx, int ith, int nth) {
+    norm_job *j = ctx;
+    long r0, r1;
+    sb_split_range(j->rows, ith, nth, 1, &r0, &r1);
+    for (long r = r0; r < r1; r++) {
+        const float *x = j->x + r * j->len;
+        float *y = j->y + r * j->len;
+        double sum = 0.0;
+        for (long i = 0; i < j->len; i++)
+            sum += (double)(x[i] * x[i]);
+        const float mean = (float)(sum / (double)j->len);
+        const float scale = 1.0f / sqrtf(mean + j->eps);
+        for (long i = 0; i < j->len; i++)
+            y[i] = (x[i] * scale) * j->w[i];
+    }
+}
+
+/* rmsnorm op: rows of w->ne[0] (a whole activation row or one head). */
+void sb_cpu_rmsnorm(sb_backend *b, const sb_tensor *x, const sb_tensor *w, float eps, sb_tensor *y, int n) {
+    cpu_backend *cb = cpu_of(b);
+    long len = (long)w->ne[0];
+    norm_job j = {x->data, sb_cpu_f32(w), y->data, eps, (long)n * (long)(x->ne[0] / len), len};
+    sb_cpu_run(cb, rmsnorm_part, &j, j.rows * len);
+}
+
+/* ---- matmul ---------------------------------------------------------- */
+
+typedef struct bias_job {
+    float *y;
+    const float *bias;
+    long rows, len;
+} bias_job;
+
+/* A thread's rows of y += bias. */
+static void bias_part(void *ctx, int ith, int nth) {
+    bias_job *j = ctx;
+    long r0, r1;
+    sb_split_range(j->rows, ith, nth, 1, &r0, &r1);
+    for (long r = r0; r < r1; r++) {
+        float *y = j->y + r * j->len;
+        for (long i = 0; i < j->len; i++)
+            y[i] += j->bias[i];
+    }
+}
+
+void sb_cpu_matmul_op(sb_backend *b, const sb_tensor *w, const sb_tensor *x, const sb_tensor *bias, sb_tensor *y, int n,
+                      bool accumulate) {
+    cpu_backend *cb = cpu_of(b);
+    const cpu_weight *cw = w->impl;
+    sb_cpu_matmul(cb->pool, &cw->mm, x->data, n, y->data, accumulate, cb->mm_scratch);
+    if (bias) {
+        bias_job j = {y->data, sb_cpu_f32(bias), n, (long)y->ne[0]};
+        sb_cpu_run(cb, bias_part, &j, (long)n * j.len);
+    }
+}
+
+/* ---- rope ------------------------------------------------------------ */
+
+/* ggml's YaRN helpers: the ramp between the extrapolated and interpolated
+ * angle for dimension pair i0/2, and the dimension range it spans. */
+static float yarn_ramp(float low, float high, int i0) {
+    const float y = (float)(i0 / 2 - low) / fmaxf(0.001f, high - low);
+    return 1.0f - fminf(1.0f, fmaxf(0.0f, y));
+}
+
+/* ggml_rope_yarn_corr_dim: the dimension at which a wavelength spans n_rot turns of the original context. */
+static float yarn_corr_dim(int n_dims, int n_ctx_orig, float n_rot, float base) {
+    return (float)n_dims * logf((float)n_ctx_orig / (n_rot * 2.0f * (float)M_PI)) / (2.0f * logf(base));
+}
+
+typedef struct rope_job {
+    cpu_backend *cb;
+    float *x;
+    int n, n_heads, head_dim, row;
+    const sb_rope_params *p;
+    const float *ff;
+    float theta_scale, corr[2];
+} rope_job;
+
+/* Fills cs[i0], cs[i0+1] with cos, sin of pair i0/2 at position pos, as
+ * ggml_rope_cache_init does. */
+static void rope_table(const rope_job *j, int32_t pos, float *cs) {
+    const sb_rope_params *p = j->p;
+    float theta = (float)pos;
+    for (int i0 = 0; i0 < p->n_rot; i0 += 2) {
+        const float ff = j->ff ? j->ff[i0 / 2] : 1.0f;
+        const float theta_extrap = theta / ff;
+        const float theta_interp = p->freq_scale * theta_extrap;
+        float t = theta_interp, mscale = p->attn_factor;
+        if (p->ext_factor != 0.0f) {
+            const float mix = yarn_ramp(j->corr[0], j->corr[1], i0) * p->ext_factor;
+            t = theta_interp * (1 - mix) + theta_extrap * mix;
+            mscale *= 1.0f + 0.1f * logf(1.0f / p->freq_scale);
+        }
+        cs[i0] = cosf(t) * mscale;
+        cs[i0 + 1] = sinf(t) * mscale;
+        theta *= j->theta_scale;
+    }
+}
+
+/* A thread's entries of rope: one cos/sin table per entry, applied to every head. */
+static void rope_part(void *ctx, int ith, int nth) {
+    rope_job *j = ctx;
+    float *cs = j->cb->rope_theta + (size_t)ith * SB_CPU_MAX_ROT;
+    const int n_rot = j->p->n_rot, half = n_rot / 2;
+    long i0, i1;
+    sb_split_range(j->n, ith, nth, 1, &i0, &i1);
+    for (long i = i0; i < i1; i++) {
+        rope_table(j, j->cb->pos[i], cs);
+        for (int h = 0; h < j->n_heads; h++) {
+            float *v = j->x + (size_t)i * j->row + (size_t)h * j->head_dim;
+            if (j->p->mode == SB_ROPE_NEOX) {
+                for (int k = 0; k < half; k++) {
+                    const float c = cs[2 * k], s = cs[2 * k + 1];
+                    const float x0 = v[k], x1 = v[k + half];
+                    v[k] = x0 * c - x1 * s;
+                    v[k + half] = x0 * s + x1 * c;
+                }
+            } else {
+                for (int k = 0; k < n_rot; k += 2) {
+                    const float c = cs[k], s = cs[k + 1];
+                    const float x0 = v[k], x1 = v[k + 1];
+                    v[k] = x0 * c - x1 * s;
+                    v[k + 1] = x0 * s + x1 * c;
+                }
+            }
+        }
+    }
+}
+
+/* rope op: in place over n entries; YaRN corrections as ggml computes them. */
+void sb_cpu_rope(sb_backend *b, sb_tensor *x, int n_heads, int head_dim, const sb_rope_params *p, int n) {
+    cpu_backend *cb = cpu_of(b);
+    if (p->n_rot <= 0 || p->n_rot > head_dim || p->n_rot > SB_CPU_MAX_ROT || (p->n_rot & 1) || n > cb->n_tokens)
+        return; /* the model validates n_rot at load */
+    rope_job j = {
+        .cb = cb, .x = x->data, .n = n, .n_heads = n_heads, .head_dim = head_dim, .row = (int)x->ne[0], .p = p};
+    j.ff = p->freq_factors ? sb_cpu_f32(p->freq_factors) : NULL;
+    j.theta_scale = powf(p->freq_base, -2.0f / (float)p->n_rot);
+    if (p->ext_factor != 0.0f) {
+        const float start = floorf(yarn_corr_dim(p->n_rot, p->n_ctx_orig, p->beta_fast, p->freq_base));
+        const float end = ceilf(yarn_corr_dim(p->n_rot, p->n_ctx_orig, p->beta_slow, p->freq_base));
+        j.corr[0] = fmaxf(0.0f, start);
+        j.corr[1] = fminf((float)(p->n_rot - 1), end);
+    }
+    sb_cpu_run(cb, rope_part, &j, (long)n * n_heads * p->n_rot * 4);
+}
+
+/* ---- elementwise ----------------------------------------------------- */
+
+typedef enum { EW_SWIGLU, EW_ADD, EW_SCALE } ew_kind;
+
+typedef struct ew_job {
+    const cpu_vec_fns *vec;
+    ew_kind kind;
+    const float *a, *b;
+    float *y;
+    float s;
+    long n;
+} ew_job;
+
+/* A thread's share of an elementwise op. */
+static void ew_part(void *ctx, int ith, int nth) {
+    ew_job *j = ctx;
+    long i0, i1;
+    sb_split_range(j->n, ith, nth, 16, &i0, &i1);
+    const float *a = j->a, *b = j->b;
+    float *y = j->y;
+    switch (j->kind) {
+    case EW_SWIGLU: j->vec->silu_mul(y + i0, a + i0, b + i0, i1 - i0); break;
+    case EW_ADD:
+        for (long i = i0; i < i1; i++)
+            y[i] = a[i] + b[i];
+        break;
+    case EW_SCALE:
+        for (long i = i0; i < i1; i++)
+            y[i] = a[i] * j->s;
+        break;
+    }
+}
+
+/* swiglu op: y = silu(gate) * up. */
+void sb_cpu_swiglu(sb_backend *b, const sb_tensor *gate, const sb_tensor *up, sb_tensor *y, int n) {
+    ew_job j = {&cpu_of(b)->vec, EW_SWIGLU, gate->data, up->data, y->data, 0, (long)n * gate->ne[0]};
+    sb_cpu_run(cpu_of(b), ew_part, &j, j.n);
+}
+
+/* add op: y = a + x. */
+void sb_cpu_add(sb_backend *b, const sb_tensor *a, const sb_tensor *x, sb_tensor *y, int n) {
+    ew_job j = {NULL, EW_ADD, a->data, x->data, y->data, 0, (long)n * a->ne[0]};
+    sb_cpu_run(cpu_of(b), ew_part, &j, j.n);
+}
+
+/* scale op: y = x * s. */
+void sb_cpu_scale(sb_backend *b, const sb_tensor *x, float s, sb_tensor *y, int n) {
+    ew_job j = {NULL, EW_SCALE, x->data, NULL, y->data, s, (long)n * x->ne[0]};
+    sb_cpu_run(cpu_of(b), ew_part, &j, j.n);
+}

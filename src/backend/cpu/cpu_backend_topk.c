@@ -1,0 +1,118 @@
+/*
+ * cpu_backend_topk.c - the vocabulary-sized part of sampling: logit bias,
+ * repetition / presence / frequency penalties and temperature applied to one
+ * logits row (on a copy: the row stays as the model produced it), then the k
+ * best candidates picked with a bounded min-heap (O(V log k), no full sort).
+ */
+#include "cpu_backend_internal.h"
+
+#include <math.h>
+#include <string.h>
+
+/* a ranks before b: higher logit, then lower id. NaN ranks last. */
+static inline bool better(sb_candidate a, sb_candidate b) {
+    if (a.logit != b.logit) {
+        if (isnan(b.logit))
+            return !isnan(a.logit);
+        if (isnan(a.logit))
+            return false;
+        return a.logit > b.logit;
+    }
+    return a.id < b.id;
+}
+
+/* Min-heap (root = worst kept candidate) sift-down. */
+static void sift_down(sb_candidate *h, int n, int i) {
+    for (;;) {
+        int l = 2 * i + 1, r = l + 1, w = i;
+        if (l < n && better(h[w], h[l]))
+            w = l;
+        if (r < n && better(h[w], h[r]))
+            w = r;
+        if (w == i)
+            return;
+        sb_candidate t = h[i];
+        h[i] = h[w];
+        h[w] = t;
+        i = w;
+    }
+}
+
+/* Min-heap (root = worst kept candidate) sift-up. */
+static void sift_up(sb_candidate *h, int i) {
+    while (i > 0) {
+        int p = (i - 1) / 2;
+        if (!better(h[p], h[i]))
+            return;
+        sb_candidate t = h[i];
+        h[i] = h[p];
+        h[p] = t;
+        i = p;
+    }
+}
+
+/* Applies bias and penalties to buf (a copy of the row). */
+static void apply_prep(float *buf, int n_vocab, const sb_sample_prep *p) {
+    for (int i = 0; i < p->n_bias; i++) {
+        int t = p->bias_tokens[i];
+        if (t >= 0 && t < n_vocab)
+            buf[t] += p->bias_values[i];
+    }
+    const bool rep = p->repeat_penalty != 0.0f && p->repeat_penalty != 1.0f;
+    for (int i = 0; i < p->n_penalty; i++) {
+        int t = p->penalty_tokens[i];
+        int c = p->penalty_counts ? p->penalty_counts[i] : 1;
+        if (t < 0 || t >= n_vocab || c <= 0)
+            continue;
+        float v = buf[t];
+        if (rep)
+            v = v <= 0.0f ? v * p->repeat_penalty : v / p->repeat_penalty;
+        v -= (float)c * p->frequency_penalty + p->presence_penalty;
+        buf[t] = v;
+    }
+}
+
+sb_status sb_cpu_topk(sb_backend *b, const sb_tensor *logits, int row, const sb_sample_prep *prep, int k,
+                      sb_candidate *out, int *n_out) {
+    cpu_backend *cb = cpu_of(b);
+    *n_out = 0;
+    const int n_vocab = (int)logits->ne[0];
+    if (row < 0 || row >= logits->ne[1] || k < 1 || logits->type != SB_TYPE_F32 || !logits->data)
+        return SB_ERR_RANGE;
+    const float *src = (const float *)logits->data + (size_t)row * (size_t)n_vocab;
+    const float *x = src;
+    const bool touched = prep && (prep->n_bias > 0 || prep->n_penalty > 0);
+    if (touched) {
+        if ((size_t)n_vocab > cb->topk_cap)
+            return SB_ERR_RANGE;
+        memcpy(cb->topk_buf, src, (size_t)n_vocab * sizeof(float));
+        apply_prep(cb->topk_buf, n_vocab, prep);
+        x = cb->topk_buf;
+    }
+    if (k > n_vocab)
+        k = n_vocab;
+    int n = 0;
+    for (int i = 0; i < n_vocab; i++) {
+        sb_candidate c = {i, x[i]};
+        if (n < k) {
+            out[n] = c;
+            sift_up(out, n++);
+        } else if (better(c, out[0])) {
+            out[0] = c;
+            sift_down(out, n, 0);
+        }
+    }
+    /* Heap sort: repeatedly move the worst to the end -> best first. */
+    for (int m = n - 1; m > 0; m--) {
+        sb_candidate t = out[0];
+        out[0] = out[m];
+        out[m] = t;
+        sift_down(out, m, 0);
+    }
+    /* Temperature is monotonic: scale only the kept candidates. */
+    if (prep && prep->temperature > 0.0f && prep->temperature != 1.0f)
+        for (int i = 0; i < n; i++)
+            out[i].logit /= prep->temperature;
+    *n_out = n;
+    return SB_OK;
+}
