@@ -14,6 +14,9 @@ static const sb_command commands[] = {
     {"eval", sb_cmd_eval, "evaluate token ids: write every position's logits, then greedy-decode"},
     {"inspect", sb_cmd_inspect, "print a GGUF file's metadata and tensor table"},
     {"template", sb_cmd_template, "render a conversation through a model's chat template"},
+    {"run", sb_cmd_run, "generate a continuation of a prompt (streamed to stdout)"},
+    {"bench", sb_cmd_bench, "measure prefill / decode speed against this machine's limits"},
+    {"quantize", sb_cmd_quantize, "quantize an F32/F16/BF16 GGUF model (Q8_0, Q4_0, Q4_K_M, Q5_K_M, Q6_K)"},
 };
 
 static void usage(FILE *out) {

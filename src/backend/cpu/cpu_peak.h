@@ -1,0 +1,34 @@
+/*
+ * cpu_peak.h - a short probe of this machine's compute limit, measured in
+ * the same run as a benchmark so that `solebox bench` can print prefill
+ * speed beside the limit that bounds it: FP32-FMA throughput (F32/F16/BF16
+ * weights) and int8-dot throughput (quantized weights, whose kernels work
+ * on 8-bit activations). The memory-bandwidth limit of decode is
+ * cpu_membw.h's sb_cpu_measure_read_bandwidth.
+ *
+ * The probe runs tight loops of the widest instructions the CPU has
+ * (AVX-512 + VNNI, else AVX2 + FMA, else plain C) on n_threads threads for
+ * about `seconds` each. It measures what this code reaches, which is close
+ * to, not exactly, the hardware's datasheet peak.
+ *
+ * Thread-safe (each call uses its own threads and memory).
+ */
+#ifndef SB_CPU_PEAK_H
+#define SB_CPU_PEAK_H
+
+#include "sb_error.h"
+
+#include <stddef.h>
+
+/* FP32 FMA throughput (1e9 flops/s, an FMA is 2 flops) and int8 dot
+ * throughput (1e9 ops/s, a multiply-add is 2 ops) on n_threads threads,
+ * ~seconds each; *isa is "avx512-vnni", "avx2-fma" or "scalar" (static). */
+sb_status sb_cpu_probe_compute(int n_threads, double seconds, double *fma_gflops, double *int8_gops, const char **isa,
+                               sb_error *err);
+
+/* ---- kernels (cpu_peak_avx512.c; internal) ---- */
+/* Each runs `iters` iterations and returns the operations done. */
+double sb_peak_fma_avx512(long iters);
+double sb_peak_dot_avx512(long iters);
+
+#endif
