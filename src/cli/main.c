@@ -10,6 +10,7 @@
 static const sb_command commands[] = {
     {"version", sb_cmd_version, "print the version"},
     {"hw", sb_cmd_hw, "talk to the system-management controller (status, power, faults)"},
+    {"serve", sb_cmd_serve, "serve the OpenAI-compatible API and the web UI"},
     {"tokenize", sb_cmd_tokenize, "turn text into token ids with a model's tokenizer"},
     {"eval", sb_cmd_eval, "evaluate token ids: write every position's logits, then greedy-decode"},
     {"inspect", sb_cmd_inspect, "print a GGUF file's metadata and tensor table"},
