@@ -19,9 +19,21 @@ if [ "$mode" = test ]; then
   pkgs+=("${TEST_PKGS[@]}")
 fi
 
+# A package also counts as present when the command it provides is already
+# on the PATH from elsewhere (e.g. Node.js from NodeSource, whose nodejs
+# package bundles npm and conflicts with Debian's npm package).
+provides() {
+  case $1 in
+    nodejs) command -v node >/dev/null ;;
+    npm) command -v npm >/dev/null ;;
+    chromium) command -v chromium >/dev/null ;;
+    *) return 1 ;;
+  esac
+}
+
 missing=()
 for p in "${pkgs[@]}"; do
-  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" && ! provides "$p"; then
     missing+=("$p")
   fi
 done

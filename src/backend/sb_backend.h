@@ -48,6 +48,8 @@ typedef enum sb_tensor_usage {
     SB_USE_ROWS = 2,      /* table whose rows get_rows dequantizes */
     SB_USE_VECTOR = 4,    /* 1-D parameter: norm weight, bias, rope factors */
     SB_USE_NO_REPACK = 8, /* keep the GGUF layout (sb_model_load_opts.repack = false) */
+    SB_USE_HOST_FILE = 16, /* the host bytes are a read-only file mapping: a backend that copied
+                              them may drop those pages (never set for heap or caller memory) */
 } sb_tensor_usage;
 
 /* A tensor in a backend's memory. The shape fields are public; `data` and

@@ -92,6 +92,9 @@ sb_status sb_model_bind_weight(sb_model *m, const sb_weight_spec *s, uint32_t ty
     sb_tensor *t = &m->tensors[m->n_tensors];
     sb_tensor_init(t, s->name, type, s->n_dims, s->ne);
     t->usage = s->usage | (m->no_repack && (s->usage & SB_USE_MATMUL) ? SB_USE_NO_REPACK : 0);
+    /* Only a model opened from a file may have its mapped pages dropped after a repack. */
+    if (m->gguf && sb_gguf_path(m->gguf)[0])
+        t->usage |= SB_USE_HOST_FILE;
     sb_status st = m->backend->ops->weight_load(m->backend, t, host, err);
     if (st != SB_OK)
         return st;

@@ -24,7 +24,9 @@ void sb_cpu_run(cpu_backend *cb, sb_parallel_fn fn, void *ctx, long work) {
 /* ---- weights -------------------------------------------------------- */
 
 /* Lets the kernel drop the mapped pages of [p, p + n): only whole pages
- * strictly inside the range, so neighbouring tensors are untouched. */
+ * strictly inside the range, so neighbouring tensors are untouched. Only for
+ * read-only file mappings (SB_USE_HOST_FILE): on anonymous memory
+ * MADV_DONTNEED would zero the caller's bytes. */
 static void drop_pages(const void *p, size_t n) {
     long ps = sysconf(_SC_PAGESIZE);
     if (ps <= 0)
@@ -127,7 +129,8 @@ static sb_status load_matrix(cpu_backend *cb, cpu_weight *w, sb_tensor *t, uint3
             return sb_error_prefix(err, "tensor '%s': ", t->name);
         w->has_mm = true;
         if (w->mm.packed) {
-            drop_pages(host, (size_t)bytes);
+            if (usage & SB_USE_HOST_FILE)
+                drop_pages(host, (size_t)bytes);
             w->rows = NULL;
             w->resident = w->mm.packed_bytes;
         } else {
