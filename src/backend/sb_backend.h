@@ -214,6 +214,19 @@ typedef struct sb_backend_ops {
                       sb_candidate *out, int *n_out);
 
     void (*stats)(sb_backend *b, sb_backend_stats *out);
+
+    /* Optional (may be NULL). Called once before the weights are loaded
+     * with the GGUF bytes of the matmul weights to come, so that a backend
+     * can place its copies of them in one block, in load order. Errors: out
+     * of memory. */
+    sb_status (*weight_reserve)(sb_backend *b, uint64_t matmul_bytes, sb_error *err);
+    /* Optional (may be NULL: the model calls matmul once per weight).
+     * ys[i] = x . ws[i]^T (+ biases[i], which may be NULL) for i < nw
+     * (1..8), every ws[i] with the same ne[0]: q, k and v, or gate and up,
+     * in one op so that a backend reads x once and splits the rows of all
+     * of them over its threads together. */
+    void (*matmul_multi)(sb_backend *b, const sb_tensor *const *ws, int nw, const sb_tensor *x,
+                         const sb_tensor *const *biases, sb_tensor *const *ys, int n);
 } sb_backend_ops;
 
 /* Every backend struct starts with this header. */

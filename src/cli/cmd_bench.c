@@ -195,6 +195,10 @@ static uint64_t embedding_bytes(const sb_engine *e) {
 
 typedef struct bench_result {
     double pp_tps, pp_min, pp_max, tg_tps, tg_min, tg_max;
+    /* decode paired with the bandwidth: one more pass of n tokens, each
+     * preceded by a 256 MiB read on the same threads */
+    double pair_frac, pair_frac_lo, pair_frac_hi, pair_bw, pair_bw_lo, pair_bw_hi;
+    int pair_n;
     double read_gbs, fma_gflops, int8_gops;
     const char *isa;
     uint64_t rss_load, hwm_load, rss_end, hwm_end;
@@ -226,7 +230,15 @@ static sb_status forward_range(sb_engine *e, const int32_t *tokens, int n, int p
     return sb_model_forward(sb_engine_model(e), &b, err);
 }
 
-static sb_status run_bench(sb_engine *e, const bench_args *a, bench_result *r, sb_error *err) {
+/* Median and quartiles of v[0..n) (sorted in place). */
+static void quartiles(double *v, int n, double *med, double *lo, double *hi) {
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    *med = n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+    *lo = v[n / 4];
+    *hi = v[(3 * n) / 4 < n ? (3 * n) / 4 : n - 1];
+}
+
+static sb_status run_bench(sb_engine *e, const bench_args *a, bench_result *r, sb_cpu_bw_probe *probe, sb_error *err) {
     const sb_model_hparams *hp = sb_engine_hparams(e);
     int n_pages = sb_engine_kv_pages(e);
     int longest = a->p > a->n ? a->p : a->n;
@@ -281,6 +293,30 @@ static sb_status run_bench(sb_engine *e, const bench_args *a, bench_result *r, s
             r->tg_min = times[0];
             r->tg_max = times[a->reps - 1];
         }
+        /* The same tokens once more, each right after a bandwidth measurement
+         * on the same threads: the fraction of each pair does not depend on
+         * how the machine's bandwidth drifts during the run. */
+        double *fr = probe ? sb_calloc((size_t)a->n, sizeof(double)) : NULL;
+        double *bw = probe ? sb_calloc((size_t)a->n, sizeof(double)) : NULL;
+        if (st == SB_OK && fr && bw) {
+            const double bytes = (double)r->weight_bytes_per_token + (double)r->kv_bytes_per_token;
+            for (int i = 0; st == SB_OK && i < a->n; i++) {
+                bw[i] = sb_cpu_bw_probe_run(probe, 1);
+                uint64_t t0 = sb_now_ns();
+                st = forward_range(e, tokens + i, 1, i, pages, i / ps + 1, pos, seq, err);
+                fr[i] = bytes / ((double)(sb_now_ns() - t0) / 1e9) / bw[i];
+            }
+            if (st == SB_OK) {
+                r->pair_n = a->n;
+                quartiles(fr, a->n, &r->pair_frac, &r->pair_frac_lo, &r->pair_frac_hi);
+                quartiles(bw, a->n, &r->pair_bw, &r->pair_bw_lo, &r->pair_bw_hi);
+                r->pair_bw /= 1e9;
+                r->pair_bw_lo /= 1e9;
+                r->pair_bw_hi /= 1e9;
+            }
+        }
+        sb_free(fr);
+        sb_free(bw);
     }
     sb_free(pages);
     sb_free(tokens);
@@ -341,6 +377,11 @@ static void print_text(const sb_engine *e, const bench_args *a, const bench_resu
         if (!a->no_probe && r->read_gbs > 0)
             printf(" = %.1f%% of the read bandwidth", 100.0 * gbs / r->read_gbs);
         printf("\n");
+        if (r->pair_n > 0)
+            printf("paired:    each token after a 256 MiB read on the same threads: median %.1f%% of the bandwidth "
+                   "beside it (quartiles %.1f..%.1f%%; bandwidth median %.1f GB/s, quartiles %.1f..%.1f)\n",
+                   100.0 * r->pair_frac, 100.0 * r->pair_frac_lo, 100.0 * r->pair_frac_hi, r->pair_bw, r->pair_bw_lo,
+                   r->pair_bw_hi);
         printf("transfer:  host->device %.0f B, device->host %.0f B per decode step\n", r->h2d_per_step,
                r->d2h_per_step);
     }
@@ -379,10 +420,13 @@ static void print_json(const sb_engine *e, const bench_args *a, const bench_resu
            r->quantized ? "int8_dot" : "fp32_fma", (!a->no_probe && peak > 0) ? pp_gops / peak : 0.0);
     printf("\"decode\":{\"tokens\":%d,\"tok_s\":%.3f,\"tok_s_min\":%.3f,\"tok_s_max\":%.3f,"
            "\"weight_bytes_per_token\":%llu,\"kv_bytes_per_token\":%llu,\"gbs\":%.2f,\"fraction\":%.4f,"
-           "\"h2d_bytes_per_step\":%.0f,\"d2h_bytes_per_step\":%.0f}}\n",
+           "\"h2d_bytes_per_step\":%.0f,\"d2h_bytes_per_step\":%.0f,\"paired_tokens\":%d,"
+           "\"paired_fraction\":%.4f,\"paired_fraction_q1\":%.4f,\"paired_fraction_q3\":%.4f,"
+           "\"paired_bw_gbs\":%.2f,\"paired_bw_gbs_q1\":%.2f,\"paired_bw_gbs_q3\":%.2f}}\n",
            a->n, r->tg_tps, r->tg_min, r->tg_max, (unsigned long long)r->weight_bytes_per_token,
            (unsigned long long)r->kv_bytes_per_token, tg_gbs,
-           (!a->no_probe && r->read_gbs > 0) ? tg_gbs / r->read_gbs : 0.0, r->h2d_per_step, r->d2h_per_step);
+           (!a->no_probe && r->read_gbs > 0) ? tg_gbs / r->read_gbs : 0.0, r->h2d_per_step, r->d2h_per_step,
+           r->pair_n, r->pair_frac, r->pair_frac_lo, r->pair_frac_hi, r->pair_bw, r->pair_bw_lo, r->pair_bw_hi);
 }
 
 int sb_cmd_bench(int argc, char **argv) {
@@ -410,23 +454,26 @@ int sb_cmd_bench(int argc, char **argv) {
     bench_result r;
     memset(&r, 0, sizeof r);
     read_rss(&r.rss_load, &r.hwm_load);
+    sb_cpu_bw_probe *probe = NULL;
     if (!a.no_probe) {
+        /* on the backend's own pool: the same threads as the model, and no
+         * second pool spinning beside it */
         int nt = sb_cpu_backend_n_threads(sb_engine_backend(e));
-        sb_threadpool *pool = NULL;
-        if (sb_threadpool_create(nt, &pool, &err) == SB_OK) {
-            r.read_gbs = sb_cpu_measure_read_bandwidth(pool, (size_t)512 << 20, 5) / 1e9;
-            sb_threadpool_free(pool);
-        }
-        if (r.read_gbs <= 0.0 && err.code == SB_OK)
+        sb_threadpool *pool = sb_cpu_backend_pool(sb_engine_backend(e));
+        r.read_gbs = sb_cpu_measure_read_bandwidth(pool, (size_t)512 << 20, 5) / 1e9;
+        if (r.read_gbs <= 0.0)
             sb_error_set(&err, SB_ERR_NOMEM, "cannot measure the read bandwidth (512 MiB buffer)");
-        if (r.read_gbs <= 0.0 || sb_cpu_probe_compute(nt, 0.2, &r.fma_gflops, &r.int8_gops, &r.isa, &err) != SB_OK) {
+        if (r.read_gbs <= 0.0 || sb_cpu_probe_compute(nt, 0.2, &r.fma_gflops, &r.int8_gops, &r.isa, &err) != SB_OK ||
+            (a.n > 0 && sb_cpu_bw_probe_create(pool, (size_t)256 << 20, &probe, &err) != SB_OK)) {
             fprintf(stderr, "solebox bench: probe: %s\n", err.msg);
             sb_engine_free(e);
             return 1;
         }
     }
     model_costs(e, &a, &r);
-    if (run_bench(e, &a, &r, &err) != SB_OK) {
+    sb_status bst = run_bench(e, &a, &r, probe, &err);
+    sb_cpu_bw_probe_free(probe);
+    if (bst != SB_OK) {
         fprintf(stderr, "solebox bench: forward pass failed: %s\n", err.msg);
         sb_engine_free(e);
         return 1;

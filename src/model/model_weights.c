@@ -85,6 +85,15 @@ sb_status sb_model_alloc(const sb_model_hparams *hp, const sb_arch *arch, sb_bac
     return SB_OK;
 }
 
+/* Tells the backend how many bytes of matmul weights are coming (before
+ * the first sb_model_bind_weight), so it can keep them in one block in load
+ * order, which is also the order a forward pass reads them in. */
+sb_status sb_model_reserve_weights(sb_model *m, uint64_t matmul_bytes, sb_error *err) {
+    if (m->backend->ops->weight_reserve && !m->no_repack)
+        return m->backend->ops->weight_reserve(m->backend, matmul_bytes, err);
+    return SB_OK;
+}
+
 /* Loads the weight on the backend, then points the model's role slot at it. */
 sb_status sb_model_bind_weight(sb_model *m, const sb_weight_spec *s, uint32_t type, const void *host, sb_error *err) {
     if (m->n_tensors >= m->cap_tensors)

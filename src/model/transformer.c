@@ -113,9 +113,15 @@ sb_status sb_model_forward(sb_model *m, const sb_batch *batch, sb_error *err) {
 
         /* self-attention */
         op->rmsnorm(be, &m->x, L->attn_norm, eps, &m->xb, n);  /* xb [n][E] */
-        op->matmul(be, L->wq, &m->xb, L->bq, &m->q, n, false); /* q [n][H dk] */
-        op->matmul(be, L->wk, &m->xb, L->bk, &m->k, n, false); /* k [n][Hkv dk] */
-        op->matmul(be, L->wv, &m->xb, L->bv, &m->v, n, false); /* v [n][Hkv dv] */
+        if (op->matmul_multi) { /* q [n][H dk], k [n][Hkv dk], v [n][Hkv dv] */
+            const sb_tensor *w3[3] = {L->wq, L->wk, L->wv}, *b3[3] = {L->bq, L->bk, L->bv};
+            sb_tensor *y3[3] = {&m->q, &m->k, &m->v};
+            op->matmul_multi(be, w3, 3, &m->xb, b3, y3, n);
+        } else {
+            op->matmul(be, L->wq, &m->xb, L->bq, &m->q, n, false);
+            op->matmul(be, L->wk, &m->xb, L->bk, &m->k, n, false);
+            op->matmul(be, L->wv, &m->xb, L->bv, &m->v, n, false);
+        }
         if (L->q_norm) {
             op->rmsnorm(be, &m->q, L->q_norm, eps, &m->q, n); /* per head of dk */
             op->rmsnorm(be, &m->k, L->k_norm, eps, &m->k, n);
@@ -135,8 +141,14 @@ sb_status sb_model_forward(sb_model *m, const sb_batch *batch, sb_error *err) {
 
         /* feed-forward (SwiGLU) */
         op->rmsnorm(be, &m->x, L->ffn_norm, eps, &m->xb, n);
-        op->matmul(be, L->w_gate, &m->xb, NULL, &m->hb, n, false); /* hb [n][F] */
-        op->matmul(be, L->w_up, &m->xb, NULL, &m->hb2, n, false);  /* hb2 [n][F] */
+        if (op->matmul_multi) { /* hb [n][F], hb2 [n][F] */
+            const sb_tensor *w2[2] = {L->w_gate, L->w_up}, *b2[2] = {NULL, NULL};
+            sb_tensor *y2[2] = {&m->hb, &m->hb2};
+            op->matmul_multi(be, w2, 2, &m->xb, b2, y2, n);
+        } else {
+            op->matmul(be, L->w_gate, &m->xb, NULL, &m->hb, n, false);
+            op->matmul(be, L->w_up, &m->xb, NULL, &m->hb2, n, false);
+        }
         op->swiglu(be, &m->hb, &m->hb2, &m->hb, n);
         op->matmul(be, L->w_down, &m->hb, NULL, &m->x, n, true); /* x += hb Wdown */
     }

@@ -104,6 +104,8 @@ static void weight_free(cpu_backend *cb, cpu_weight *w) {
         cb->weights[w->index] = cb->weights[--cb->n_weights];
         cb->weights[w->index]->index = w->index;
         cb->weight_bytes -= w->resident;
+        if (cb->n_weights == 0) /* the model is gone: the next one gets a fresh arena */
+            sb_cpu_arena_free(&cb->arena);
     }
     sb_free(w);
 }
@@ -124,7 +126,7 @@ static sb_status load_matrix(cpu_backend *cb, cpu_weight *w, sb_tensor *t, uint3
                                 "tensor '%s': type %s is not supported by the CPU matmul kernels", t->name,
                                 sb_type_name(t->type));
         const bool repack = cb->repack && !(usage & SB_USE_NO_REPACK);
-        sb_status st = sb_cpu_weight_init(&w->mm, t->type, t->ne[1], t->ne[0], host, repack, err);
+        sb_status st = sb_cpu_weight_init_in(&w->mm, t->type, t->ne[1], t->ne[0], host, repack, &cb->arena, err);
         if (st != SB_OK)
             return sb_error_prefix(err, "tensor '%s': ", t->name);
         w->has_mm = true;
@@ -290,6 +292,19 @@ static void cpu_stats(sb_backend *b, sb_backend_stats *out) {
     out->kv_bytes = cb->kv_bytes;
 }
 
+/* weight_reserve: one arena for the copies of the matmul weights to come
+ * (their packed sizes differ from the GGUF bytes by row and pair padding:
+ * a few percent of slack; only what is used is ever touched). */
+static sb_status cpu_weight_reserve(sb_backend *b, uint64_t matmul_bytes, sb_error *err) {
+    cpu_backend *cb = cpu_of(b);
+    if (!cb->repack || cb->arena.base || matmul_bytes == 0)
+        return SB_OK;
+    if (matmul_bytes > (uint64_t)SIZE_MAX / 4)
+        return sb_error_set(err, SB_ERR_LIMIT, "weights of %llu bytes are too large", (unsigned long long)matmul_bytes);
+    const size_t bytes = (size_t)matmul_bytes + (size_t)(matmul_bytes / 32) + ((size_t)4 << 20);
+    return sb_cpu_arena_init(&cb->arena, bytes, err);
+}
+
 /* destroy: frees everything the backend owns, including weights whose tensors were not released. */
 static void cpu_destroy(sb_backend *b) {
     cpu_backend *cb = cpu_of(b);
@@ -297,6 +312,7 @@ static void cpu_destroy(sb_backend *b) {
     while (cb->n_weights > 0)
         weight_free(cb, cb->weights[cb->n_weights - 1]);
     sb_free(cb->weights);
+    sb_cpu_arena_free(&cb->arena);
     sb_cpu_kv_free(cb);
     sb_aligned_free(cb->mm_scratch);
     sb_aligned_free(cb->rope_theta);
@@ -336,6 +352,8 @@ static const sb_backend_ops cpu_ops = {
     .scale = sb_cpu_scale,
     .topk = sb_cpu_topk,
     .stats = cpu_stats,
+    .weight_reserve = cpu_weight_reserve,
+    .matmul_multi = sb_cpu_matmul_multi_op,
 };
 
 sb_cpu_backend_opts sb_cpu_backend_default_opts(void) {
@@ -378,3 +396,5 @@ sb_status sb_cpu_backend_create(const sb_cpu_backend_opts *opts, sb_backend **ou
 }
 
 int sb_cpu_backend_n_threads(const sb_backend *b) { return ((const cpu_backend *)b)->n_threads; }
+
+struct sb_threadpool *sb_cpu_backend_pool(sb_backend *b) { return cpu_of(b)->pool; }

@@ -76,6 +76,7 @@ typedef struct cpu_backend {
     cpu_weight **weights;
     int n_weights, cap_weights;
     uint64_t weight_bytes;
+    sb_cpu_arena arena; /* the matmul weights' copies, in load order (weight_reserve) */
 
     /* Reservation: buffers sized for max_tokens / max_outputs. */
     int max_tokens, max_outputs;
@@ -137,6 +138,8 @@ void sb_cpu_gather_outputs(sb_backend *b, const sb_tensor *x, sb_tensor *out);
 void sb_cpu_rmsnorm(sb_backend *b, const sb_tensor *x, const sb_tensor *w, float eps, sb_tensor *y, int n);
 void sb_cpu_matmul_op(sb_backend *b, const sb_tensor *w, const sb_tensor *x, const sb_tensor *bias, sb_tensor *y, int n,
                       bool accumulate);
+void sb_cpu_matmul_multi_op(sb_backend *b, const sb_tensor *const *ws, int nw, const sb_tensor *x,
+                            const sb_tensor *const *biases, sb_tensor *const *ys, int n);
 void sb_cpu_rope(sb_backend *b, sb_tensor *x, int n_heads, int head_dim, const sb_rope_params *p, int n);
 void sb_cpu_swiglu(sb_backend *b, const sb_tensor *gate, const sb_tensor *up, sb_tensor *y, int n);
 void sb_cpu_add(sb_backend *b, const sb_tensor *a, const sb_tensor *x, sb_tensor *y, int n);

@@ -131,6 +131,32 @@ void sb_cpu_matmul_op(sb_backend *b, const sb_tensor *w, const sb_tensor *x, con
     }
 }
 
+/* matmul_multi op: one sb_cpu_matmul_multi call (the activations quantized
+ * once, the rows of all weights split over the threads together), then the
+ * biases. */
+void sb_cpu_matmul_multi_op(sb_backend *b, const sb_tensor *const *ws, int nw, const sb_tensor *x,
+                            const sb_tensor *const *biases, sb_tensor *const *ys, int n) {
+    cpu_backend *cb = cpu_of(b);
+    const sb_cpu_weight *mw[SB_MM_MULTI_MAX];
+    float *y[SB_MM_MULTI_MAX];
+    if (nw < 1 || nw > SB_MM_MULTI_MAX)
+        return;
+    for (int i = 0; i < nw; i++) {
+        mw[i] = &((const cpu_weight *)ws[i]->impl)->mm;
+        y[i] = ys[i]->data;
+    }
+    if (sb_cpu_matmul_multi_scratch_size(mw, nw, n) <= cb->mm_scratch_bytes)
+        sb_cpu_matmul_multi(cb->pool, mw, nw, x->data, n, y, false, cb->mm_scratch);
+    else /* activation formats that do not share a buffer (mixed types): one call each */
+        for (int i = 0; i < nw; i++)
+            sb_cpu_matmul(cb->pool, mw[i], x->data, n, y[i], false, cb->mm_scratch);
+    for (int i = 0; biases && i < nw; i++)
+        if (biases[i]) {
+            bias_job j = {ys[i]->data, sb_cpu_f32(biases[i]), n, (long)ys[i]->ne[0]};
+            sb_cpu_run(cb, bias_part, &j, (long)n * j.len);
+        }
+}
+
 /* ---- rope ------------------------------------------------------------ */
 
 /* ggml's YaRN helpers: the ramp between the extrapolated and interpolated

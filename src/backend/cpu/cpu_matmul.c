@@ -55,8 +55,51 @@ static void advise_huge(void *p, size_t n) {
 #endif
 }
 
+sb_status sb_cpu_arena_init(sb_cpu_arena *a, size_t bytes, sb_error *err) {
+    const size_t huge = (size_t)2 << 20;
+    memset(a, 0, sizeof *a);
+    if (bytes > SIZE_MAX / 2)
+        return sb_error_set(err, SB_ERR_LIMIT, "weight arena of %zu bytes is too large", bytes);
+    bytes = (bytes + huge - 1) & ~(huge - 1);
+    a->base = sb_aligned_alloc(huge, bytes ? bytes : huge);
+    if (!a->base)
+        return sb_error_set(err, SB_ERR_NOMEM, "out of memory reserving %zu bytes for the weights", bytes);
+    a->size = bytes ? bytes : huge;
+    advise_huge(a->base, a->size);
+    return SB_OK;
+}
+
+void sb_cpu_arena_free(sb_cpu_arena *a) {
+    if (!a)
+        return;
+    sb_aligned_free(a->base);
+    memset(a, 0, sizeof *a);
+}
+
+/* Memory for a weight's copy: from the arena when it has room, else its own
+ * allocation (align as weight_align). */
+static uint8_t *weight_mem(sb_cpu_weight *w, sb_cpu_arena *arena, size_t bytes) {
+    if (arena && arena->base && bytes <= arena->size - arena->used) {
+        uint8_t *p = arena->base + arena->used;
+        arena->used = (arena->used + bytes + 63) & ~(size_t)63;
+        if (arena->used > arena->size)
+            arena->used = arena->size;
+        w->in_arena = true;
+        return p;
+    }
+    uint8_t *p = sb_aligned_alloc(weight_align(bytes), bytes);
+    if (p)
+        advise_huge(p, bytes);
+    return p;
+}
+
 sb_status sb_cpu_weight_init(sb_cpu_weight *w, uint32_t type, int64_t rows, int64_t cols, const void *data, bool repack,
                              sb_error *err) {
+    return sb_cpu_weight_init_in(w, type, rows, cols, data, repack, NULL, err);
+}
+
+sb_status sb_cpu_weight_init_in(sb_cpu_weight *w, uint32_t type, int64_t rows, int64_t cols, const void *data,
+                                bool repack, sb_cpu_arena *arena, sb_error *err) {
     memset(w, 0, sizeof *w);
     const sb_type_traits *tr = sb_type_traits_of(type);
     if (!tr || !sb_cpu_matmul_supports(type))
@@ -77,7 +120,7 @@ sb_status sb_cpu_weight_init(sb_cpu_weight *w, uint32_t type, int64_t rows, int6
     w->rows = rows;
     w->cols = cols;
     const int pk = sb_pk_of_type(type);
-    if (!repack || (pk < 0 && total < SB_DENSE_COPY_MIN)) {
+    if (!repack || (pk < 0 && total < SB_DENSE_COPY_MIN && !(arena && arena->base))) {
         w->data = data;
         w->layout = SB_LAYOUT_GGUF;
         return SB_OK;
@@ -87,11 +130,10 @@ sb_status sb_cpu_weight_init(sb_cpu_weight *w, uint32_t type, int64_t rows, int6
          * backed by huge pages. Decode streams every byte per token; from
          * 4 KiB pages (a mapped file) a core reads them at ~2/3 of the
          * speed. Smaller ones gain nothing and stay borrowed. */
-        uint8_t *p = sb_aligned_alloc(weight_align((size_t)total), (size_t)total);
+        uint8_t *p = weight_mem(w, arena, (size_t)total);
         if (!p)
             return sb_error_set(err, SB_ERR_NOMEM, "matmul: out of memory copying a %lld x %lld %s weight (%llu bytes)",
                                 (long long)rows, (long long)cols, tr->name, (unsigned long long)total);
-        advise_huge(p, (size_t)total);
         memcpy(p, data, (size_t)total);
         w->packed = p;
         w->packed_bytes = (size_t)total;
@@ -105,11 +147,10 @@ sb_status sb_cpu_weight_init(sb_cpu_weight *w, uint32_t type, int64_t rows, int6
     if (!sb_mul_u64((uint64_t)groups, sb_pk_group_bytes(pk, nb), &bytes) || bytes > (uint64_t)SIZE_MAX / 2)
         return sb_error_set(err, SB_ERR_LIMIT, "matmul: %s weight of %lld x %lld is too large", tr->name,
                             (long long)rows, (long long)cols);
-    uint8_t *p = sb_aligned_alloc(weight_align((size_t)bytes), (size_t)bytes);
+    uint8_t *p = weight_mem(w, arena, (size_t)bytes);
     if (!p)
         return sb_error_set(err, SB_ERR_NOMEM, "matmul: out of memory repacking a %lld x %lld %s weight (%llu bytes)",
                             (long long)rows, (long long)cols, tr->name, (unsigned long long)bytes);
-    advise_huge(p, (size_t)bytes);
     const size_t gbytes = sb_pk_group_bytes(pk, nb);
     for (int64_t g = 0; g < groups; g++) {
         const int64_t r0 = g * SB_MM_ROWS;
@@ -126,8 +167,10 @@ sb_status sb_cpu_weight_init(sb_cpu_weight *w, uint32_t type, int64_t rows, int6
 void sb_cpu_weight_free(sb_cpu_weight *w) {
     if (!w)
         return;
-    sb_aligned_free(w->packed);
+    if (!w->in_arena)
+        sb_aligned_free(w->packed);
     w->packed = NULL;
+    w->in_arena = false;
     w->packed_bytes = 0;
     w->data = NULL;
 }

@@ -39,7 +39,24 @@ typedef struct sb_cpu_weight {
                           caller's bytes are no longer read */
     size_t packed_bytes;
     int layout;        /* kernel-private layout id (0 = GGUF rows) */
+    bool in_arena;     /* packed lives in an sb_cpu_arena (freed with the arena, not the weight) */
 } sb_cpu_weight;
+
+/* One block of memory that weights are copied or repacked into one after
+ * another, in load order (the CPU backend keeps one per model). Decode reads
+ * every weight byte per token in that same order: from one block backed by
+ * huge pages the threads' streams run on from one matrix into the next,
+ * where ~150 separate allocations (the smaller ones on 4 KiB pages) cost
+ * each call a cold start. Only the part in use is ever touched. */
+typedef struct sb_cpu_arena {
+    uint8_t *base;
+    size_t size, used;
+} sb_cpu_arena;
+
+/* Reserves `bytes` (rounded up to 2 MiB) for an arena, asking for huge
+ * pages. Errors: out of memory. Freed with sb_cpu_arena_free. */
+sb_status sb_cpu_arena_init(sb_cpu_arena *a, size_t bytes, sb_error *err);
+void sb_cpu_arena_free(sb_cpu_arena *a);
 
 /* True if matmul supports weights of this type. */
 bool sb_cpu_matmul_supports(uint32_t type);
@@ -54,6 +71,12 @@ bool sb_cpu_matmul_supports(uint32_t type);
  * out of memory. */
 sb_status sb_cpu_weight_init(sb_cpu_weight *w, uint32_t type, int64_t rows, int64_t cols, const void *data, bool repack,
                              sb_error *err);
+/* The same, placing the copy in `arena` when it has room (arena may be
+ * NULL; a full arena falls back to a separate allocation). With an arena,
+ * F32/F16/BF16 weights of every size are copied (so that all of a model's
+ * matrices sit in one range). */
+sb_status sb_cpu_weight_init_in(sb_cpu_weight *w, uint32_t type, int64_t rows, int64_t cols, const void *data,
+                                bool repack, sb_cpu_arena *arena, sb_error *err);
 void sb_cpu_weight_free(sb_cpu_weight *w);
 
 /* Bytes of scratch sb_cpu_matmul needs for n activation rows. */

@@ -54,20 +54,26 @@ static int cmp_double(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
-double sb_cpu_measure_read_bandwidth(sb_threadpool *pool, size_t bytes, int reps) {
-    if (!pool || bytes < (1u << 20) || reps < 1 || reps > 1000)
-        return 0.0;
+struct sb_cpu_bw_probe {
+    sb_threadpool *pool;
+    bw_ctx *c;
+};
+
+sb_status sb_cpu_bw_probe_create(sb_threadpool *pool, size_t bytes, sb_cpu_bw_probe **out, sb_error *err) {
+    *out = NULL;
+    if (!pool || bytes < (1u << 20))
+        return sb_error_set(err, SB_ERR_INVALID_ARG, "bandwidth probe: a buffer of %zu bytes is too small", bytes);
     bytes &= ~(size_t)255;
+    sb_cpu_bw_probe *p = sb_calloc(1, sizeof *p);
     bw_ctx *c = sb_calloc(1, sizeof *c);
-    double *t = sb_malloc((size_t)reps * sizeof(double));
     if (c)
         c->buf = sb_aligned_alloc((size_t)2 << 20, bytes);
-    if (!c || !t || !c->buf) {
+    if (!p || !c || !c->buf) {
         if (c)
             sb_aligned_free(c->buf);
         sb_free(c);
-        sb_free(t);
-        return 0.0;
+        sb_free(p);
+        return sb_error_set(err, SB_ERR_NOMEM, "bandwidth probe: out of memory for %zu bytes", bytes);
     }
     c->bytes = bytes;
 #if defined(MADV_HUGEPAGE)
@@ -78,15 +84,40 @@ double sb_cpu_measure_read_bandwidth(sb_threadpool *pool, size_t bytes, int reps
     sb_threadpool_run(pool, bw_worker, c);
     c->touch = 0;
     sb_threadpool_run(pool, bw_worker, c); /* warm-up pass (TLB, page tables, clocks) */
+    p->pool = pool;
+    p->c = c;
+    *out = p;
+    return SB_OK;
+}
+
+double sb_cpu_bw_probe_run(sb_cpu_bw_probe *p, int reps) {
+    if (!p || reps < 1 || reps > 1000)
+        return 0.0;
+    double t[1000];
     for (int r = 0; r < reps; r++) {
         const double t0 = sb_now_seconds();
-        sb_threadpool_run(pool, bw_worker, c);
-        t[r] = (double)bytes / (sb_now_seconds() - t0);
+        sb_threadpool_run(p->pool, bw_worker, p->c);
+        t[r] = (double)p->c->bytes / (sb_now_seconds() - t0);
     }
     qsort(t, (size_t)reps, sizeof *t, cmp_double);
-    const double median = reps % 2 ? t[reps / 2] : 0.5 * (t[reps / 2 - 1] + t[reps / 2]);
-    sb_aligned_free(c->buf);
-    sb_free(c);
-    sb_free(t);
+    return reps % 2 ? t[reps / 2] : 0.5 * (t[reps / 2 - 1] + t[reps / 2]);
+}
+
+void sb_cpu_bw_probe_free(sb_cpu_bw_probe *p) {
+    if (!p)
+        return;
+    sb_aligned_free(p->c->buf);
+    sb_free(p->c);
+    sb_free(p);
+}
+
+double sb_cpu_measure_read_bandwidth(sb_threadpool *pool, size_t bytes, int reps) {
+    if (!pool || bytes < (1u << 20) || reps < 1 || reps > 1000)
+        return 0.0;
+    sb_cpu_bw_probe *p;
+    if (sb_cpu_bw_probe_create(pool, bytes, &p, NULL) != SB_OK)
+        return 0.0;
+    const double median = sb_cpu_bw_probe_run(p, reps);
+    sb_cpu_bw_probe_free(p);
     return median;
 }

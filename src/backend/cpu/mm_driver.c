@@ -1,33 +1,31 @@
 /*
  * mm_driver.c - runs one matmul call on the pool: quantizes the activations
- * once (split over the threads, then a barrier; for a single token each
- * thread quantizes the row itself and no barrier is needed), then splits the
- * output rows of every weight of the call over the threads in whole 16-row
- * groups and calls the active kernel set's tiles (packed weights), the
+ * once, then splits the output rows of every weight of the call over the
+ * threads and calls the active kernel set's tiles (packed weights), the
  * on-the-fly packer (GGUF-layout quantized weights) or the dense kernels
  * (F32/F16/BF16).
  *
+ * No job waits for all threads at once (a worker the OS deschedules must
+ * not stall the call): the activations of a batch are quantized by one
+ * chunked job (for a single token every thread quantizes the row itself,
+ * on its stack), and the rows by a second one whose nth "tickets" each own
+ * a contiguous range of 16-row groups. Whoever holds a ticket walks its
+ * range front to back a few groups at a time (one sequential stream, as
+ * decode needs), then takes groups from the back of the other ranges until
+ * none are left. A late or descheduled thread thus delays the call by at
+ * most the few groups it is working on, and the threads finish together.
+ *
  * A call may carry several weights that multiply the same activations
- * (q, k and v; gate and up): one wake-up of the pool, one barrier, the
- * activations quantized once per distinct format, and the rows of all of
- * them balanced over the threads together.
+ * (q, k and v; gate and up): one wake-up of the pool, the activations
+ * quantized once per distinct format, and the rows of all of them
+ * balanced over the threads together.
  */
 #include "mm_driver.h"
 
 #include "sb_tensor_type.h"
 
-#include <sched.h>
 #include <stdatomic.h>
 #include <string.h>
-
-#if defined(__x86_64__)
-#include <immintrin.h>
-#define spin_pause() _mm_pause()
-#elif defined(__aarch64__)
-#define spin_pause() __asm__ __volatile__("yield")
-#else
-#define spin_pause() ((void)0)
-#endif
 
 /* Prefill walks the tokens in chunks whose quantized activations stay in L2
  * (about SB_MM_ACT_L2_BYTES) while every row group of the thread passes over
@@ -44,6 +42,14 @@
 #define SB_MM_PRIVATE_ACT_BYTES 32768
 /* Stack room for repacking GGUF-layout group-blocks on the fly. */
 #define SB_MM_ONTHEFLY_BYTES 16384
+/* Weight bytes a thread takes at a time for one or two tokens: fine enough
+ * that the threads finish within a microsecond or two of each other. With
+ * more tokens one 16-row group is already plenty of work. */
+#define SB_MM_PIECE_BYTES 32768
+/* Tickets (contiguous row ranges) of one call: one per thread, up to this. */
+#define SB_MM_MAX_TICKETS 64
+/* Chunks of a batch's activation quantization job, per thread. */
+#define SB_MM_QUANT_CHUNKS_PER_THREAD 2
 
 /* One activation format of a call and its rows in scratch. Quantized
  * blocks (Q8_0, Q8_K) are stored tile by tile: the tokens are taken W at a
@@ -71,7 +77,8 @@ typedef struct mm_job {
     int64_t unit0; /* first unit in the call's numbering */
 } mm_job;
 
-/* Everything one matmul call shares between its threads. */
+/* Everything one matmul call shares between its threads (read-only while
+ * the rows run). */
 typedef struct mm_ctx {
     const sb_mm_kernels *k;
     const float *x;
@@ -82,8 +89,24 @@ typedef struct mm_ctx {
     mm_act acts[SB_MM_MULTI_MAX];
     int nacts;
     int64_t units;
-    atomic_int arrived;
 } mm_ctx;
+
+/* A ticket's range of units, [front, back) packed in one word (front in
+ * the low 32 bits), alone on its cache line: the ticket's holder advances
+ * front, others take from back, both by compare-and-swap. */
+typedef struct mm_range {
+    _Alignas(64) atomic_uint_fast64_t fb;
+} mm_range;
+
+/* The row job of a call: the tickets' ranges and how to run them. */
+typedef struct mm_sched {
+    const mm_ctx *c;
+    bool private_act; /* single token: each ticket quantizes the row itself */
+    int64_t piece;    /* units taken at a time */
+    int ntickets;
+    long qchunks; /* chunks of the quantization job */
+    mm_range ranges[SB_MM_MAX_TICKETS];
+} mm_sched;
 
 /* The layout of type's activations for n tokens of cols values. */
 static void act_layout(mm_act *a, uint32_t type, int64_t cols, int64_t n) {
@@ -117,21 +140,6 @@ size_t sb_mm_scratch_size(const sb_cpu_weight *const *ws, int nw, int64_t n) {
             total += act_bytes(&a, n);
         }
     return total;
-}
-
-/* Waits until all nth threads have arrived (one use per call). Spins
- * first (the others are normally a few microseconds away), then yields so
- * that an oversubscribed machine still makes progress. */
-static void barrier(mm_ctx *c, int nth) {
-    if (nth == 1)
-        return;
-    atomic_fetch_add_explicit(&c->arrived, 1, memory_order_acq_rel);
-    for (long spins = 0; atomic_load_explicit(&c->arrived, memory_order_acquire) < nth; spins++) {
-        if (spins < 20000)
-            spin_pause();
-        else
-            sched_yield();
-    }
 }
 
 /* Quantizes this thread's share of the (token, block) units of one format.
@@ -207,7 +215,7 @@ static void store_tile(const mm_ctx *c, const mm_job *j, int64_t r0, int64_t t0,
 /* Packed weights: groups [g0, g1) times all tokens. With more than one tile
  * of tokens, a group is walked in column chunks of about 16 KB of weights,
  * which stay in L1 while every tile of the token chunk passes over them. */
-static void run_packed(const mm_ctx *c, const mm_job *j, int64_t g0, int64_t g1) {
+static void run_packed(const mm_ctx *c, const mm_job *j, int64_t g0, int64_t g1, bool stream_start) {
     const sb_cpu_weight *w = j->w;
     const int pk = j->pk;
     const mm_act *a = &c->acts[j->act];
@@ -220,9 +228,9 @@ static void run_packed(const mm_ctx *c, const mm_job *j, int64_t g0, int64_t g1)
     if (kc < 2)
         kc = 2;
     const int64_t chunk = token_chunk(a);
-    if (c->n <= 2) {
-        /* decode: start this thread's weight stream at once (the tiles then
-         * prefetch a few KB ahead of themselves) */
+    if (c->n <= 2 && stream_start) {
+        /* decode: start this thread's weight stream at once (the hardware
+         * prefetchers then keep ahead of the tiles) */
         const uint8_t *p = (const uint8_t *)w->packed + (size_t)g0 * gbytes;
         const size_t range = (size_t)(g1 - g0) * gbytes;
         for (size_t o = 0; o < SB_MM_DECODE_RAMP_BYTES && o < range; o += 64)
@@ -311,14 +319,14 @@ static void run_onthefly(const mm_ctx *c, const mm_job *j, int64_t g0, int64_t g
 }
 
 /* F32/F16/BF16 rows [r0, r1) times all tokens, tokens in tiles. */
-static void run_dense(const mm_ctx *c, const mm_job *j, int64_t r0, int64_t r1) {
+static void run_dense(const mm_ctx *c, const mm_job *j, int64_t r0, int64_t r1, bool stream_start) {
     const sb_cpu_weight *w = j->w;
     uint64_t row_bytes = 0;
     sb_type_row_size(w->type, (uint64_t)w->cols, &row_bytes);
     const sb_mm_dense_fn fn = w->type == SB_TYPE_F32   ? c->k->dense_f32
                               : w->type == SB_TYPE_F16 ? c->k->dense_f16
                                                        : c->k->dense_bf16;
-    if (c->n <= 2) /* decode: start this thread's weight stream at once */
+    if (c->n <= 2 && stream_start) /* decode: start this thread's weight stream at once */
         for (size_t o = 0; o < SB_MM_DECODE_RAMP_BYTES && o < (size_t)(r1 - r0) * row_bytes; o += 64)
             __builtin_prefetch((const uint8_t *)w->data + (size_t)r0 * row_bytes + o, 0, 2);
     const mm_act *a = j->act >= 0 ? &c->acts[j->act] : NULL;
@@ -340,10 +348,9 @@ static void run_dense(const mm_ctx *c, const mm_job *j, int64_t r0, int64_t r1) 
     }
 }
 
-/* This thread's share of every job's row groups. */
-static void run_jobs(const mm_ctx *c, int ith, int nth) {
-    long u0, u1;
-    sb_split_range((long)c->units, ith, nth, 1, &u0, &u1);
+/* Units [u0, u1) of the call's numbering: the row groups of every weight
+ * they cover. stream_start: not the continuation of the previous piece. */
+static void run_units(const mm_ctx *c, int64_t u0, int64_t u1, bool stream_start) {
     for (int i = 0; i < c->njobs; i++) {
         const mm_job *j = &c->jobs[i];
         const int64_t g0 = u0 > j->unit0 ? u0 - j->unit0 : 0;
@@ -352,45 +359,76 @@ static void run_jobs(const mm_ctx *c, int ith, int nth) {
             continue;
         if (j->pk < 0) {
             const int64_t r1 = g1 * SB_MM_ROWS < j->w->rows ? g1 * SB_MM_ROWS : j->w->rows;
-            run_dense(c, j, g0 * SB_MM_ROWS, r1);
+            run_dense(c, j, g0 * SB_MM_ROWS, r1, stream_start);
         } else if (j->w->layout == SB_LAYOUT_X16) {
-            run_packed(c, j, g0, g1);
+            run_packed(c, j, g0, g1, stream_start);
         } else {
             run_onthefly(c, j, g0, g1);
         }
     }
 }
 
-static void mm_worker(void *arg, int ith, int nth) {
-    mm_ctx *c = arg;
-    if (c->nacts == 0) {
-        run_jobs(c, ith, nth);
-        return;
-    }
-    size_t need = 0;
-    for (int i = 0; i < c->nacts; i++)
-        need += act_bytes(&c->acts[i], c->n);
-    if (c->n == 1 && nth > 1 && need <= SB_MM_PRIVATE_ACT_BYTES) {
-        /* Decode: every thread quantizes the one activation row itself into
-         * its own stack buffer (a few microseconds of duplicated work) and
-         * never waits for the others: no barrier between quantizing and
-         * multiplying, so a thread the OS delays holds up only its rows. */
-        _Alignas(64) uint8_t priv[SB_MM_PRIVATE_ACT_BYTES];
-        mm_ctx local;
-        memcpy(&local, c, sizeof local);
-        uint8_t *p = priv;
-        for (int i = 0; i < local.nacts; i++) {
-            local.acts[i].buf = p;
-            p += act_bytes(&local.acts[i], local.n);
-            quantize_share(&local, &local.acts[i], 0, 1);
+/* Takes up to `piece` units from the front (the ticket's own range) or the
+ * back (another ticket's) of range r; false when it is empty. */
+static bool take(mm_range *r, int64_t piece, bool front, int64_t *u0, int64_t *u1) {
+    uint_fast64_t v = atomic_load_explicit(&r->fb, memory_order_relaxed);
+    for (;;) {
+        const int64_t f = (int64_t)(v & 0xFFFFFFFFu), b = (int64_t)(v >> 32);
+        if (f >= b)
+            return false;
+        const int64_t nf = front ? (f + piece < b ? f + piece : b) : f;
+        const int64_t nb = front ? b : (b - piece > f ? b - piece : f);
+        const uint_fast64_t nv = ((uint_fast64_t)nb << 32) | (uint_fast64_t)nf;
+        if (atomic_compare_exchange_weak_explicit(&r->fb, &v, nv, memory_order_acq_rel, memory_order_relaxed)) {
+            *u0 = front ? f : nb;
+            *u1 = front ? nf : b;
+            return true;
         }
-        run_jobs(&local, ith, nth);
+    }
+}
+
+/* Ticket t with the activations of c: its own range front to back, then
+ * whatever is left at the back of the others. */
+static void run_ticket(mm_sched *s, const mm_ctx *c, int t) {
+    int64_t u0, u1, last = -1;
+    while (take(&s->ranges[t], s->piece, true, &u0, &u1)) {
+        run_units(c, u0, u1, u0 != last);
+        last = u1;
+    }
+    for (int k = 1; k < s->ntickets; k++)
+        while (take(&s->ranges[(t + k) % s->ntickets], s->piece, false, &u0, &u1))
+            run_units(c, u0, u1, true);
+}
+
+/* The row job: chunk = ticket. For a single token each ticket first
+ * quantizes the activation row into its own stack buffer (a few
+ * microseconds of duplicated work, and no wait between quantizing and
+ * multiplying). */
+static void mm_rows_chunk(void *arg, long chunk, int ith) {
+    (void)ith;
+    mm_sched *s = arg;
+    if (!s->private_act) {
+        run_ticket(s, s->c, (int)chunk);
         return;
     }
-    for (int i = 0; i < c->nacts; i++)
-        quantize_share(c, &c->acts[i], ith, nth);
-    barrier(c, nth);
-    run_jobs(c, ith, nth);
+    _Alignas(64) uint8_t priv[SB_MM_PRIVATE_ACT_BYTES];
+    mm_ctx local;
+    memcpy(&local, s->c, sizeof local);
+    uint8_t *p = priv;
+    for (int i = 0; i < local.nacts; i++) {
+        local.acts[i].buf = p;
+        p += act_bytes(&local.acts[i], local.n);
+        quantize_share(&local, &local.acts[i], 0, 1);
+    }
+    run_ticket(s, &local, (int)chunk);
+}
+
+/* The quantization job of a batch: part `chunk` of qchunks, every format. */
+static void mm_quant_chunk(void *arg, long chunk, int ith) {
+    (void)ith;
+    const mm_sched *s = arg;
+    for (int i = 0; i < s->c->nacts; i++)
+        quantize_share(s->c, &s->c->acts[i], (int)chunk, (int)s->qchunks);
 }
 
 /* The activation buffer a weight reads, shared with an earlier weight of
@@ -443,9 +481,42 @@ void sb_mm_run(sb_threadpool *pool, const sb_cpu_weight *const *ws, int nw, cons
         j->unit0 = c.units;
         c.units += j->units;
     }
-    atomic_init(&c.arrived, 0);
-    if (pool)
-        sb_threadpool_run(pool, mm_worker, &c);
+    const int nth = pool ? sb_threadpool_size(pool) : 1;
+    mm_sched sc;
+    sc.c = &c;
+    sc.ntickets = nth < SB_MM_MAX_TICKETS ? nth : SB_MM_MAX_TICKETS;
+    if ((int64_t)sc.ntickets > c.units)
+        sc.ntickets = (int)c.units;
+    /* one or two tokens: pieces of ~SB_MM_PIECE_BYTES of weights */
+    size_t unit_bytes = 0;
+    for (int i = 0; i < c.njobs; i++) {
+        uint64_t rb = 0;
+        sb_type_row_size(c.jobs[i].w->type, (uint64_t)c.cols, &rb);
+        if ((size_t)rb * SB_MM_ROWS > unit_bytes)
+            unit_bytes = (size_t)rb * SB_MM_ROWS;
+    }
+    sc.piece = n <= 2 && unit_bytes > 0 && unit_bytes < SB_MM_PIECE_BYTES ? (int64_t)(SB_MM_PIECE_BYTES / unit_bytes)
+                                                                           : 1;
+    for (int t = 0; t < sc.ntickets; t++) {
+        long a, b;
+        sb_split_range((long)c.units, t, sc.ntickets, 1, &a, &b);
+        atomic_init(&sc.ranges[t].fb, ((uint_fast64_t)b << 32) | (uint_fast64_t)a);
+    }
+    size_t need = 0;
+    for (int i = 0; i < c.nacts; i++)
+        need += act_bytes(&c.acts[i], c.n);
+    sc.private_act = c.nacts > 0 && n == 1 && sc.ntickets > 1 && need <= SB_MM_PRIVATE_ACT_BYTES;
+    sc.qchunks = 0;
+    if (c.nacts > 0 && !sc.private_act) {
+        sc.qchunks = nth > 1 ? (long)nth * SB_MM_QUANT_CHUNKS_PER_THREAD : 1;
+        if (pool && nth > 1)
+            sb_threadpool_run_chunks(pool, sc.qchunks, mm_quant_chunk, &sc);
+        else
+            mm_quant_chunk(&sc, 0, 0);
+    }
+    if (pool && sc.ntickets > 1)
+        sb_threadpool_run_chunks(pool, sc.ntickets, mm_rows_chunk, &sc);
     else
-        mm_worker(&c, 0, 1);
+        for (int t = 0; t < sc.ntickets; t++)
+            mm_rows_chunk(&sc, t, 0);
 }

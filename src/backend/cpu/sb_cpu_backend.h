@@ -29,4 +29,9 @@ sb_status sb_cpu_backend_create(const sb_cpu_backend_opts *opts, sb_backend **ou
 /* Threads of a CPU backend's pool (for reports). */
 int sb_cpu_backend_n_threads(const sb_backend *b);
 
+/* The backend's thread pool, for measurements that must run on the same
+ * threads as the model (the bandwidth probe of `solebox bench`). Not for
+ * use while an operation runs. */
+struct sb_threadpool *sb_cpu_backend_pool(sb_backend *b);
+
 #endif
