@@ -28,6 +28,9 @@ typedef struct gen_choice {
     sb_srv_timings timings;
     char error[256];
     sb_buf text;        /* whole text (JSON body) or not yet sent (stream) */
+    sb_buf cuts;        /* stream: size_t ends in text of each event's piece, so
+                           that a late HTTP thread still sends a chunk per
+                           token rather than one merged chunk */
     size_t text_chars;  /* characters of text so far (completions text_offset) */
     json_t *logprobs;   /* accumulated (JSON body) or not yet sent (stream) */
     bool got_first;
@@ -61,6 +64,7 @@ static void job_unref(gen_job *j) {
         return;
     for (int i = 0; i < j->n_choices; i++) {
         sb_buf_free(&j->choices[i].text);
+        sb_buf_free(&j->choices[i].cuts);
         json_decref(j->choices[i].logprobs);
     }
     sb_http_async_unref(j->async);
@@ -105,8 +109,11 @@ static void on_event(void *ud, const sb_srv_event *ev) {
                 sb_oai_completion_logprobs_add(c->logprobs, &ev->tokens[i], c->text_chars);
         }
     }
-    if (ev->text_len > 0 && sb_buf_append(&c->text, ev->text, ev->text_len) == SB_OK)
+    if (ev->text_len > 0 && sb_buf_append(&c->text, ev->text, ev->text_len) == SB_OK) {
         c->text_chars += count_chars(ev->text, ev->text_len);
+        if (j->stream && sb_buf_append(&c->cuts, &c->text.len, sizeof c->text.len) != SB_OK)
+            sb_buf_reset(&c->cuts); /* out of memory: the pending text goes as one chunk */
+    }
     bool final = ev->finish != SB_SRV_FINISH_NONE;
     if (final) {
         c->done = true;
@@ -153,6 +160,27 @@ static void pull_choice(gen_job *j, gen_choice *c, const sb_oai_head *h, sb_buf 
         sb_sse_json(out, sb_oai_chat_chunk(h, c->index, "assistant", "", 0, NULL, SB_SRV_FINISH_NONE));
         c->role_sent = true;
     }
+    if (!c->logprobs && c->cuts.len >= sizeof(size_t)) {
+        /* one chunk per event's piece (with logprobs, which are kept as one
+         * list, everything pending goes in one chunk below) */
+        size_t from = 0, n = c->cuts.len / sizeof(size_t);
+        for (size_t k = 0; k + 1 < n; k++) { /* the last piece is sent below */
+            size_t to;
+            memcpy(&to, c->cuts.data + k * sizeof to, sizeof to);
+            if (to <= from || to > c->text.len)
+                continue;
+            sb_sse_json(out, chat ? sb_oai_chat_chunk(h, c->index, NULL, c->text.data + from, to - from, NULL,
+                                                      SB_SRV_FINISH_NONE)
+                                  : sb_oai_completion_chunk(h, c->index, c->text.data + from, to - from, NULL,
+                                                            SB_SRV_FINISH_NONE));
+            from = to;
+        }
+        if (from > 0) {
+            memmove(c->text.data, c->text.data + from, c->text.len - from);
+            c->text.len -= from;
+        }
+    }
+    sb_buf_reset(&c->cuts);
     if (c->text.len > 0 || c->logprobs) {
         json_t *lp = c->logprobs;
         sb_sse_json(out, chat ? sb_oai_chat_chunk(h, c->index, NULL, c->text.data ? c->text.data : "", c->text.len,
@@ -336,6 +364,7 @@ static gen_job *job_new(const sb_gen_target *t, const sb_oai_request *r, const s
         c->index = i;
         c->prompt_index = i / r->n;
         sb_buf_init(&c->text);
+        sb_buf_init(&c->cuts);
     }
     return j;
 }
