@@ -63,7 +63,8 @@ sb_status sb_model_load_gguf(sb_gguf *g, sb_backend *backend, const sb_model_loa
 /* Builds a random-weight model of a known shape straight in memory (no
  * file), for benchmarks and tests: `shape_and_type` is "<shape>:<type>",
  * shapes tinyllama-1.1b, llama2-7b, llama2-13b, llama3-8b, qwen2.5-0.5b,
- * qwen2.5-7b, qwen2.5-32b (their real dimensions), types f32, f16, bf16,
+ * qwen2.5-7b, qwen2.5-32b (their real dimensions) and micro-llama (a few MB,
+ * for tests), types f32, f16, bf16,
  * q8_0, q4_0, q4_k_m, q5_k_m, q6_k (the K-quant mixes as llama-quantize
  * makes them). The blocks are valid and finite, not a quantization of
  * anything. Refuses when the weights would not fit in available memory.
@@ -73,6 +74,13 @@ sb_status sb_model_load_synthetic(const char *shape_and_type, sb_backend *backen
 /* Bytes the synthetic model `shape_and_type` needs for its weights, or an
  * error for an unknown shape or type. */
 sb_status sb_model_synthetic_bytes(const char *shape_and_type, uint64_t *bytes, sb_error *err);
+/* Writes the same random-weight model (the same bytes as
+ * sb_model_load_synthetic builds) to a GGUF file at out_path, so that
+ * benchmarks can load a real-sized model from disk and serve it. With
+ * vocab_path (a GGUF holding a tokenizer whose token count is the shape's
+ * vocabulary size), every tokenizer.* key of that file is copied. */
+sb_status sb_model_write_synthetic(const char *shape_and_type, const char *vocab_path, const char *out_path,
+                                   sb_error *err);
 void sb_model_free(sb_model *m);
 
 const sb_model_hparams *sb_model_get_hparams(const sb_model *m);

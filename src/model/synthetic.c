@@ -13,6 +13,7 @@
 #include "model_internal.h"
 
 #include "sb_alloc.h"
+#include "sb_gguf_writer.h"
 #include "sb_half.h"
 
 #include <math.h>
@@ -36,6 +37,8 @@ static const synth_shape shapes[] = {
     {"qwen2.5-0.5b", "qwen2", 151936, 896, 24, 14, 2, 4864, 32768, 1000000.0f, 1e-6f, true},
     {"qwen2.5-7b", "qwen2", 152064, 3584, 28, 28, 4, 18944, 32768, 1000000.0f, 1e-6f, false},
     {"qwen2.5-32b", "qwen2", 152064, 5120, 64, 40, 8, 27648, 32768, 1000000.0f, 1e-6f, false},
+    /* not a real model: a few MB with the Llama 2 vocabulary size, for tests */
+    {"micro-llama", "llama", 32000, 256, 2, 4, 2, 512, 1024, 10000.0f, 1e-5f, false},
 };
 
 typedef struct synth_type {
@@ -63,7 +66,7 @@ static sb_status parse(const char *spec, const synth_shape **shape, const synth_
     if (!*shape)
         return sb_error_set(err, SB_ERR_INVALID_ARG,
                             "synthetic model '%s': unknown shape (tinyllama-1.1b, llama2-7b, llama2-13b, llama3-8b, "
-                            "qwen2.5-0.5b, qwen2.5-7b, qwen2.5-32b)",
+                            "qwen2.5-0.5b, qwen2.5-7b, qwen2.5-32b, micro-llama)",
                             spec);
     const char *tn = colon ? colon + 1 : "f16";
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
@@ -237,14 +240,9 @@ static void generate(const gen_job *j) {
             pthread_join(parts[i].thread, NULL);
 }
 
-/* Generates the bytes of weight number `index` into a page-aligned buffer
- * the caller owns (sb_aligned_free). */
-static sb_status make_weight(int index, const sb_weight_spec *s, uint32_t type, const sb_model_hparams *hp, void **out,
-                             sb_error *err) {
-    size_t bytes = (size_t)spec_bytes(s, type);
-    uint8_t *p = sb_aligned_alloc(4096, bytes ? bytes : 1);
-    if (!p)
-        return sb_error_set(err, SB_ERR_NOMEM, "tensor '%s': out of memory for %zu bytes", s->name, bytes);
+/* Generates the bytes of weight number `index` (bytes = spec_bytes) into dst. */
+static void fill_weight(int index, const sb_weight_spec *s, uint32_t type, const sb_model_hparams *hp, void *dst,
+                        size_t bytes) {
     float std = 0.0f, offset = 0.0f;
     switch (s->role) {
     case SB_W_TOKEN_EMBD: std = hp->tied_output ? 1.0f / sqrtf((float)hp->n_embd) : 1.0f; break;
@@ -264,8 +262,19 @@ static sb_status make_weight(int index, const sb_weight_spec *s, uint32_t type, 
     }
     const sb_type_traits *tr = sb_type_traits_of(type);
     gen_job j = {
-        p, type, bytes / tr->type_size, tr->type_size, std, offset, 0x5eb0c5ull + 0x1000193ull * (uint64_t)index};
+        dst, type, bytes / tr->type_size, tr->type_size, std, offset, 0x5eb0c5ull + 0x1000193ull * (uint64_t)index};
     generate(&j);
+}
+
+/* Generates the bytes of weight number `index` into a page-aligned buffer
+ * the caller owns (sb_aligned_free). */
+static sb_status make_weight(int index, const sb_weight_spec *s, uint32_t type, const sb_model_hparams *hp, void **out,
+                             sb_error *err) {
+    size_t bytes = (size_t)spec_bytes(s, type);
+    uint8_t *p = sb_aligned_alloc(4096, bytes ? bytes : 1);
+    if (!p)
+        return sb_error_set(err, SB_ERR_NOMEM, "tensor '%s': out of memory for %zu bytes", s->name, bytes);
+    fill_weight(index, s, type, hp, p, bytes);
     *out = p;
     return SB_OK;
 }
@@ -383,4 +392,122 @@ sb_status sb_model_load_synthetic(const char *spec, sb_backend *backend, const s
     m->hp.file_type = type->file_type;
     *out = m;
     return SB_OK;
+}
+
+/* ---- the same model as a GGUF file ------------------------------------ */
+
+/* What the writer's fill callback needs: writer tensor k is spec spec_of[k]. */
+typedef struct write_ctx {
+    const sb_weight_spec *specs;
+    const int *spec_of;
+    const uint32_t *types;
+    const sb_model_hparams *hp;
+} write_ctx;
+
+static sb_status write_fill(void *ud, size_t index, void *dst, uint64_t size, sb_error *err) {
+    const write_ctx *w = ud;
+    const int i = w->spec_of[index];
+    if (spec_bytes(&w->specs[i], w->types[index]) != size)
+        return sb_error_set(err, SB_ERR_INTERNAL, "tensor '%s': size mismatch", w->specs[i].name);
+    fill_weight(i, &w->specs[i], w->types[index], w->hp, dst, (size_t)size);
+    return SB_OK;
+}
+
+/* Sets `<arch>.<suffix>` to v. */
+static sb_status set_arch_u32(sb_gguf_writer *w, const char *arch, const char *suffix, int64_t v, sb_error *err) {
+    char key[96];
+    snprintf(key, sizeof key, "%s.%s", arch, suffix);
+    return sb_gguf_writer_set_u32(w, key, (uint32_t)v, err);
+}
+
+/* Sets `<arch>.<suffix>` to v. */
+static sb_status set_arch_f32(sb_gguf_writer *w, const char *arch, const char *suffix, float v, sb_error *err) {
+    char key[96];
+    snprintf(key, sizeof key, "%s.%s", arch, suffix);
+    return sb_gguf_writer_set_f32(w, key, v, err);
+}
+
+/* The hyperparameter keys llama.cpp and sb_model_hparams read. */
+static sb_status write_hparams(sb_gguf_writer *w, const sb_model_hparams *hp, sb_error *err) {
+    const char *a = hp->arch;
+    sb_status st;
+    if ((st = sb_gguf_writer_set_string(w, "general.architecture", a, strlen(a), err)) ||
+        (st = sb_gguf_writer_set_string(w, "general.name", hp->name, strlen(hp->name), err)) ||
+        (st = sb_gguf_writer_set_u32(w, "general.file_type", hp->file_type, err)) ||
+        (st = set_arch_u32(w, a, "context_length", hp->n_ctx_train, err)) ||
+        (st = set_arch_u32(w, a, "embedding_length", hp->n_embd, err)) ||
+        (st = set_arch_u32(w, a, "block_count", hp->n_layers, err)) ||
+        (st = set_arch_u32(w, a, "feed_forward_length", hp->n_ff, err)) ||
+        (st = set_arch_u32(w, a, "attention.head_count", hp->n_heads, err)) ||
+        (st = set_arch_u32(w, a, "attention.head_count_kv", hp->n_kv_heads, err)) ||
+        (st = set_arch_u32(w, a, "rope.dimension_count", hp->rope.n_rot, err)) ||
+        (st = set_arch_u32(w, a, "vocab_size", hp->n_vocab, err)) ||
+        (st = set_arch_f32(w, a, "attention.layer_norm_rms_epsilon", hp->rms_eps, err)))
+        return st;
+    return set_arch_f32(w, a, "rope.freq_base", hp->rope.freq_base, err);
+}
+
+/* Copies every tokenizer.* key of the GGUF at vocab_path; its token list
+ * must have the shape's vocabulary size. */
+static sb_status write_vocab(sb_gguf_writer *w, const char *vocab_path, int n_vocab, sb_error *err) {
+    sb_gguf *v = NULL;
+    sb_status st = sb_gguf_open(vocab_path, &v, err);
+    if (st != SB_OK)
+        return sb_error_prefix(err, "vocab '%s': ", vocab_path);
+    const sb_gguf_array *tokens = NULL;
+    if ((st = sb_gguf_get_array(v, "tokenizer.ggml.tokens", &tokens, err)) == SB_OK && tokens->count != (uint64_t)n_vocab)
+        st = sb_error_set(err, SB_ERR_INVALID_ARG, "vocab '%s' has %llu tokens, the shape needs %d", vocab_path,
+                          (unsigned long long)tokens->count, n_vocab);
+    for (size_t i = 0; st == SB_OK && i < sb_gguf_n_kv(v); i++) {
+        const sb_gguf_kv *kv = sb_gguf_kv_at(v, i);
+        char key[256];
+        if (kv->key.len >= 10 && kv->key.len < sizeof key && memcmp(kv->key.ptr, "tokenizer.", 10) == 0) {
+            memcpy(key, kv->key.ptr, kv->key.len);
+            key[kv->key.len] = '\0';
+            st = sb_gguf_writer_set_value(w, key, &kv->value, err);
+        }
+    }
+    sb_gguf_close(v);
+    return st;
+}
+
+sb_status sb_model_write_synthetic(const char *spec, const char *vocab_path, const char *out_path, sb_error *err) {
+    const synth_shape *shape;
+    const synth_type *type;
+    sb_model_hparams hp;
+    sb_weight_spec *specs = NULL;
+    int n = 0;
+    uint64_t bytes = 0;
+    sb_status st = plan(spec, &shape, &type, &hp, &specs, &n, &bytes, err);
+    if (st != SB_OK) {
+        sb_free(specs);
+        return st;
+    }
+    int *spec_of = sb_calloc((size_t)n + 1, sizeof *spec_of);
+    uint32_t *types = sb_calloc((size_t)n + 1, sizeof *types);
+    sb_gguf_writer *w = sb_gguf_writer_create();
+    if (!spec_of || !types || !w)
+        st = sb_error_set(err, SB_ERR_NOMEM, "out of memory");
+    if (st == SB_OK)
+        st = write_hparams(w, &hp, err);
+    if (st == SB_OK && vocab_path)
+        st = write_vocab(w, vocab_path, hp.n_vocab, err);
+    size_t k = 0;
+    for (int i = 0; i < n && st == SB_OK; i++) {
+        if (!specs[i].required)
+            continue;
+        types[k] = pick_type(type, &specs[i], &hp);
+        spec_of[k] = i;
+        st = sb_gguf_writer_add_tensor(w, specs[i].name, types[k], (uint32_t)specs[i].n_dims, specs[i].ne, NULL, NULL,
+                                       err);
+        k++;
+    }
+    write_ctx ctx = {specs, spec_of, types, &hp};
+    if (st == SB_OK)
+        st = sb_gguf_writer_write(w, out_path, write_fill, &ctx, NULL, NULL, err);
+    sb_gguf_writer_free(w);
+    sb_free(types);
+    sb_free(spec_of);
+    sb_free(specs);
+    return st == SB_OK ? SB_OK : sb_error_prefix(err, "synthetic model '%s': ", spec);
 }
