@@ -232,7 +232,8 @@ typedef struct kv_mirror {
 static const int32_t seq_pages[3][8] = {
     {7, 19, 2, 23, 11, 5, 16, 0}, {3, 14, 21, 9, 1, 18, 12, 6}, {22, 10, 4, 17, 8, 20, 13, 15}};
 
-static void run_attention_case(int threads, uint32_t kv_type) {
+/* nq query heads over the A_KV KV heads (group nq / A_KV). */
+static void run_attention_case(int threads, uint32_t kv_type, int nq) {
     sb_backend *be = make_backend(threads);
     sb_kv_config kv = {A_LAYERS, A_KV, A_DK, A_DV, A_PS, A_PAGES, kv_type};
     sb_error err;
@@ -269,7 +270,7 @@ static void run_attention_case(int threads, uint32_t kv_type) {
         SB_CHECKF(sb_backend_set_batch(be, &b, &err) == SB_OK, "%s", err.msg);
         for (int layer = 0; layer < A_LAYERS; layer++) {
             sb_tensor k = act(be, "k", A_KV * A_DK, n, NULL), v = act(be, "v", A_KV * A_DV, n, NULL);
-            sb_tensor q = act(be, "q", A_HEADS * A_DK, n, NULL), out = act(be, "out", A_HEADS * A_DV, n, NULL);
+            sb_tensor q = act(be, "q", nq * A_DK, n, NULL), out = act(be, "out", nq * A_DV, n, NULL);
             if (layer == 1)
                 for (int i = 0; i < n; i++)
                     for (int h = 0; h < A_KV; h++) {
@@ -285,7 +286,7 @@ static void run_attention_case(int threads, uint32_t kv_type) {
                         }
                     }
             be->ops->kv_store(be, layer, &k, &v, n);
-            be->ops->attention(be, layer, &q, A_HEADS, scale, &out, n);
+            be->ops->attention(be, layer, &q, nq, scale, &out, n);
             if (layer == 1) {
                 /* white box: the stored values sit where the layout says */
                 cpu_backend *cb = (cpu_backend *)be;
@@ -300,9 +301,9 @@ static void run_attention_case(int threads, uint32_t kv_type) {
                 /* reference attention */
                 double worst = 0;
                 for (int i = 0; i < n; i++)
-                    for (int h = 0; h < A_HEADS; h++) {
-                        const int kvh = h / (A_HEADS / A_KV), s = seq[i], np1 = pos[i] + 1;
-                        const float *qv = (float *)q.data + (i * A_HEADS + h) * A_DK;
+                    for (int h = 0; h < nq; h++) {
+                        const int kvh = h / (nq / A_KV), s = seq[i], np1 = pos[i] + 1;
+                        const float *qv = (float *)q.data + (i * nq + h) * A_DK;
                         double sc[40], mx = -INFINITY, sum = 0, o[A_DV] = {0};
                         for (int j = 0; j < np1; j++) {
                             double d = 0;
@@ -316,11 +317,11 @@ static void run_attention_case(int threads, uint32_t kv_type) {
                         for (int j = 0; j < np1; j++)
                             for (int c = 0; c < A_DV; c++)
                                 o[c] += sc[j] / sum * mir.v[s][j][kvh][c];
-                        double d = max_diff((float *)out.data + (i * A_HEADS + h) * A_DV, o, A_DV);
+                        double d = max_diff((float *)out.data + (i * nq + h) * A_DV, o, A_DV);
                         worst = d > worst ? d : worst;
                     }
-                SB_CHECKF(worst < 2e-5, "attention (%d threads, %s cache, pass %d): %g", threads, sb_type_name(kv_type),
-                          pass, worst);
+                SB_CHECKF(worst < 2e-5, "attention (%d threads, %s cache, %d heads, pass %d): %g", threads,
+                          sb_type_name(kv_type), nq, pass, worst);
             }
             sb_backend_release(be, &k);
             sb_backend_release(be, &v);
@@ -332,18 +333,25 @@ static void run_attention_case(int threads, uint32_t kv_type) {
      * 20..21) copied into a fresh page reads back the same */
     be->ops->kv_copy_page(be, seq_pages[2][5], seq_pages[0][7], 2);
     cpu_backend *cb = (cpu_backend *)be;
-    size_t bytes = (size_t)A_DK * cb->kv_elt * 2;
+    size_t bytes = cb->kv_elt * 2, krow = cb->kv_elt * A_PS; /* K is transposed in a page: a row per dimension */
     for (int l = 0; l < A_LAYERS; l++)
-        for (int h = 0; h < A_KV; h++)
-            SB_CHECK(memcmp(sb_cpu_k_at(cb, l, seq_pages[2][5], h, 0), sb_cpu_k_at(cb, l, seq_pages[0][7], h, 0),
-                            bytes) == 0);
+        for (int h = 0; h < A_KV; h++) {
+            for (int c = 0; c < A_DK; c++)
+                SB_CHECK(memcmp(sb_cpu_k_at(cb, l, seq_pages[2][5], h, 0) + c * krow,
+                                sb_cpu_k_at(cb, l, seq_pages[0][7], h, 0) + c * krow, bytes) == 0);
+            SB_CHECK(memcmp(sb_cpu_v_at(cb, l, seq_pages[2][5], h, 0), sb_cpu_v_at(cb, l, seq_pages[0][7], h, 0),
+                            bytes * A_DV) == 0);
+        }
     sb_backend_destroy(be);
 }
 
 static void test_attention(void) {
-    run_attention_case(1, SB_TYPE_F32);
-    run_attention_case(2, SB_TYPE_F32);
-    run_attention_case(2, SB_TYPE_F16);
+    run_attention_case(1, SB_TYPE_F32, A_HEADS);
+    run_attention_case(2, SB_TYPE_F32, A_HEADS);
+    run_attention_case(2, SB_TYPE_F16, A_HEADS);
+    run_attention_case(2, SB_TYPE_F16, A_KV);          /* group 1 */
+    run_attention_case(1, SB_TYPE_F32, 9 * A_KV);      /* group 9: two blocks of SB_CPU_ATT_HEADS */
+    run_attention_case(2, SB_TYPE_F16, 17 * A_KV);     /* group 17: three blocks */
 }
 
 /* ---- batch validation ----------------------------------------------------- */
@@ -576,6 +584,130 @@ static void test_topk(void) {
 }
 
 /* ---- vector loops -------------------------------------------------------------- */
+#if defined(__x86_64__)
+/* Attention's group loops of v against the scalar ones: head counts around
+ * the tile sizes, head sizes with and without a multiple of 8 or 16, pages
+ * of 4 / 16 / 32 slots, partly filled last pages, scrambled page tables.
+ * Each result is compared with a bound from the magnitudes of its terms;
+ * outputs are fenced by sentinels. */
+static void test_attention_loops(const cpu_vec_fns *v, const char *name) {
+    const cpu_vec_fns *s = &sb_cpu_vec_scalar;
+    enum { MAXH = 13, MAXD = 136, MAXPS = 32, NPAGES = 5, SLACK = 64, OS = 3 * MAXPS + 5 };
+    static float q[MAXH * MAXD], kt32[MAXD * MAXPS + SLACK], vp32[NPAGES * MAXPS * MAXD + SLACK];
+    static uint16_t kt16[MAXD * MAXPS + SLACK], vp16[NPAGES * MAXPS * MAXD + SLACK];
+    static float p[MAXH * OS], o1[MAXH * MAXD + 1], o2[MAXH * MAXD + 1], s1[MAXH * OS], s2[MAXH * OS];
+    for (int i = 0; i < MAXH * MAXD; i++)
+        q[i] = frand();
+    for (int i = 0; i < MAXD * MAXPS + SLACK; i++) {
+        kt32[i] = frand();
+        kt16[i] = sb_f32_to_fp16(frand() * 10);
+    }
+    for (int i = 0; i < NPAGES * MAXPS * MAXD + SLACK; i++) {
+        vp32[i] = frand();
+        vp16[i] = sb_f32_to_fp16(frand() * 10);
+    }
+    for (int i = 0; i < MAXH * OS; i++)
+        p[i] = sb_rng_uniformf(&g_rng);
+    const int32_t pages[3] = {3, 0, 4};
+    const int heads[] = {1, 2, 3, 4, 5, 7, 8, 9, 13};
+    const int dims[] = {4, 8, 16, 24, 40, 64, 72, 128, 136};
+    const int pss[] = {4, 16, 32};
+    for (size_t hi = 0; hi < sizeof heads / sizeof heads[0]; hi++)
+        for (size_t di = 0; di < sizeof dims / sizeof dims[0]; di++)
+            for (size_t pi = 0; pi < 3; pi++) {
+                const int nh = heads[hi], d = dims[di], ps = pss[pi];
+                const int ns[] = {1, ps / 2 + 1, ps - 1, ps};
+                for (int ni = 0; ni < 4; ni++) { /* scores over one page */
+                    const int n = ns[ni] > 0 ? ns[ni] : 1;
+                    for (int f16 = 0; f16 < 2; f16++) {
+                        for (int i = 0; i < nh * OS; i++)
+                            s1[i] = s2[i] = -7.0f;
+                        if (f16) {
+                            s->scores_heads_f16(q, nh, kt16, ps, n, d, 0.125f, s1, OS);
+                            v->scores_heads_f16(q, nh, kt16, ps, n, d, 0.125f, s2, OS);
+                        } else {
+                            s->scores_heads_f32(q, nh, kt32, ps, n, d, 0.125f, s1, OS);
+                            v->scores_heads_f32(q, nh, kt32, ps, n, d, 0.125f, s2, OS);
+                        }
+                        bool ok = true;
+                        for (int h = 0; h < nh; h++)
+                            for (int j = 0; j < OS; j++) {
+                                const size_t at = (size_t)h * OS + j;
+                                if (j >= n) {
+                                    ok = ok && s2[at] == -7.0f;
+                                    continue;
+                                }
+                                double mag = 0;
+                                for (int c = 0; c < d; c++)
+                                    mag += fabs(q[h * d + c] * (f16 ? sb_fp16_to_f32(kt16[c * ps + j]) : kt32[c * ps + j]));
+                                ok = ok && fabs(s1[at] - s2[at]) <= 2e-6 * mag + 1e-30;
+                            }
+                        SB_CHECKF(ok, "%s scores_heads_%s nh=%d d=%d ps=%d n=%d", name, f16 ? "f16" : "f32", nh, d, ps,
+                                  n);
+                    }
+                }
+                const int ws[] = {1, ps, ps + 1, 2 * ps + ps / 2 + 1, 3 * ps};
+                for (int wi = 0; wi < 5; wi++) { /* weighted sums over up to 3 scrambled pages */
+                    const int n = ws[wi];
+                    const size_t stride = (size_t)ps * d;
+                    for (int f16 = 0; f16 < 2; f16++) {
+                        for (int i = 0; i <= nh * d; i++)
+                            o1[i] = o2[i] = -7.0f;
+                        if (f16) {
+                            s->wsum_heads_f16(o1, p, OS, nh, vp16, stride, pages, ps, n, d);
+                            v->wsum_heads_f16(o2, p, OS, nh, vp16, stride, pages, ps, n, d);
+                        } else {
+                            s->wsum_heads_f32(o1, p, OS, nh, vp32, stride, pages, ps, n, d);
+                            v->wsum_heads_f32(o2, p, OS, nh, vp32, stride, pages, ps, n, d);
+                        }
+                        bool ok = o2[nh * d] == -7.0f;
+                        for (int h = 0; h < nh; h++)
+                            for (int c = 0; c < d; c++) {
+                                double mag = 0;
+                                for (int j = 0; j < n; j++) {
+                                    const size_t at = pages[j / ps] * stride + (size_t)(j % ps) * d + c;
+                                    mag += p[h * OS + j] * fabs(f16 ? sb_fp16_to_f32(vp16[at]) : vp32[at]);
+                                }
+                                ok = ok && fabs(o1[h * d + c] - o2[h * d + c]) <= 2e-6 * mag + 1e-30;
+                            }
+                        SB_CHECKF(ok, "%s wsum_heads_%s nh=%d d=%d ps=%d n=%d", name, f16 ? "f16" : "f32", nh, d, ps,
+                                  n);
+                    }
+                }
+            }
+}
+
+/* The AVX-512 group loops give the AVX2 ones' bits (both sum as the row-wise loop of earlier releases did). */
+static void test_attention_loops_same(const cpu_vec_fns *a, const cpu_vec_fns *b) {
+    enum { MAXH = 9, MAXD = 136, PS = 16, NP = 3, OS = NP * PS };
+    static float q[MAXH * MAXD], p[MAXH * OS], s1[MAXH * OS], s2[MAXH * OS], o1[MAXH * MAXD], o2[MAXH * MAXD];
+    static uint16_t kt[MAXD * PS + 64], vp[NP * PS * MAXD + 64];
+    for (int i = 0; i < MAXH * MAXD; i++)
+        q[i] = frand();
+    for (int i = 0; i < MAXD * PS + 64; i++)
+        kt[i] = sb_f32_to_fp16(frand());
+    for (int i = 0; i < NP * PS * MAXD + 64; i++)
+        vp[i] = sb_f32_to_fp16(frand());
+    for (int i = 0; i < MAXH * OS; i++)
+        p[i] = sb_rng_uniformf(&g_rng);
+    const int32_t pages[NP] = {2, 0, 1};
+    const int dims[] = {8, 24, 64, 72, 128, 136}, heads[] = {1, 3, 4, 8, 9};
+    for (size_t di = 0; di < sizeof dims / sizeof dims[0]; di++)
+        for (size_t hi = 0; hi < sizeof heads / sizeof heads[0]; hi++)
+            for (int n = 1; n <= OS; n += 5) {
+                const int d = dims[di], nh = heads[hi];
+                memset(s1, 0, sizeof s1);
+                memset(s2, 0, sizeof s2);
+                a->scores_heads_f16(q, nh, kt, PS, n < PS ? n : PS, d, 0.3f, s1, OS);
+                b->scores_heads_f16(q, nh, kt, PS, n < PS ? n : PS, d, 0.3f, s2, OS);
+                a->wsum_heads_f16(o1, p, OS, nh, vp, (size_t)PS * d, pages, PS, n, d);
+                b->wsum_heads_f16(o2, p, OS, nh, vp, (size_t)PS * d, pages, PS, n, d);
+                SB_CHECKF(memcmp(s1, s2, sizeof s1) == 0 && memcmp(o1, o2, sizeof(float) * (size_t)(nh * d)) == 0,
+                          "avx512 vs avx2 bits: nh=%d d=%d n=%d", nh, d, n);
+            }
+}
+#endif
+
 
 static void test_vector_loops(void) {
 #if defined(__x86_64__)
@@ -583,42 +715,32 @@ static void test_vector_loops(void) {
     if (!f->avx2 || !f->fma || !f->f16c)
         return;
     const cpu_vec_fns *s = &sb_cpu_vec_scalar, *v = &sb_cpu_vec_avx2;
-    enum { ROWS = 11, MAXD = 136 };
-    static float q[MAXD], k[ROWS * MAXD], p[ROWS], o1[MAXD], o2[MAXD], s1[ROWS], s2[ROWS];
-    static uint16_t kh[ROWS * MAXD], h1[ROWS * MAXD], h2[ROWS * MAXD];
-    for (int i = 0; i < MAXD; i++)
-        q[i] = frand();
-    for (int i = 0; i < ROWS * MAXD; i++) {
-        k[i] = frand();
-        kh[i] = sb_f32_to_fp16(frand() * 10);
+    test_attention_loops(v, "avx2");
+    if (f->avx512f && f->avx512bw && f->avx512vl && f->avx512dq) {
+        cpu_vec_fns w = sb_cpu_vec_avx2;
+        w.scores_heads_f32 = sb_cpu_scores_heads_f32_avx512;
+        w.scores_heads_f16 = sb_cpu_scores_heads_f16_avx512;
+        w.wsum_heads_f32 = sb_cpu_wsum_heads_f32_avx512;
+        w.wsum_heads_f16 = sb_cpu_wsum_heads_f16_avx512;
+        test_attention_loops(&w, "avx512");
+        test_attention_loops_same(v, &w);
     }
-    for (int i = 0; i < ROWS; i++)
-        p[i] = sb_rng_uniformf(&g_rng);
-    const int dims[] = {4, 8, 24, 32, 40, 64, 96, 128, 136};
-    for (size_t di = 0; di < sizeof dims / sizeof dims[0]; di++)
-        for (int n = 0; n <= ROWS; n += 3) {
-            const int d = dims[di];
-            s->scores_f32(q, k, n, d, 0.125f, s1);
-            v->scores_f32(q, k, n, d, 0.125f, s2);
-            float worst = 0;
-            for (int j = 0; j < n; j++)
-                worst = fmaxf(worst, fabsf(s1[j] - s2[j]));
-            s->scores_f16(q, kh, n, d, 0.125f, s1);
-            v->scores_f16(q, kh, n, d, 0.125f, s2);
-            for (int j = 0; j < n; j++)
-                worst = fmaxf(worst, fabsf(s1[j] - s2[j]) / 10);
-            SB_CHECKF(worst < 1e-5f, "scores d=%d n=%d: %g", d, n, worst);
-            for (int c = 0; c < d; c++)
-                o1[c] = o2[c] = q[c];
-            s->wsum_f32(o1, p, k, n, d);
-            v->wsum_f32(o2, p, k, n, d);
-            s->wsum_f16(o1, p, kh, n, d);
-            v->wsum_f16(o2, p, kh, n, d);
-            worst = 0;
-            for (int c = 0; c < d; c++)
-                worst = fmaxf(worst, fabsf(o1[c] - o2[c]));
-            SB_CHECKF(worst < 1e-4f, "wsum d=%d n=%d: %g", d, n, worst);
-        }
+    enum { ROWS = 11, MAXD = 136 };
+    static float k[ROWS * MAXD];
+    static uint16_t h1[ROWS * MAXD], h2[ROWS * MAXD];
+    for (int i = 0; i < ROWS * MAXD; i++)
+        k[i] = frand();
+    /* row_max: any length, NaNs skipped, the largest anywhere */
+    static float mrow[203];
+    for (int n = 1; n <= 203; n += 7) {
+        for (int i = 0; i < n; i++)
+            mrow[i] = frand() * 50;
+        mrow[(n * 5) / 7] = 60.0f + (float)n;
+        if (n > 2)
+            mrow[1] = NAN;
+        SB_CHECKF(s->row_max(mrow, n) == v->row_max(mrow, n), "row_max n=%d", n);
+        SB_CHECK(n < 3 || v->row_max(mrow, n) == 60.0f + (float)n);
+    }
     /* exp: relative error against libm over the softmax range, and 0 far below */
     static float e1[203], e2[203];
     for (int i = 0; i < 203; i++)
@@ -632,6 +754,17 @@ static void test_vector_loops(void) {
     SB_CHECKF(rel < 4e-7f, "exp relative error %g", rel);
     SB_CHECK(e2[202] == 0.0f);
     SB_CHECK(fabs(sum1 - sum2) < 1e-6 * sum1);
+    if (f->avx512f && f->avx512bw && f->avx512vl && f->avx512dq) { /* the AVX-512 exp_sum: the same bits */
+        static float e3[203], e4[203];
+        for (int n = 0; n <= 203; n += 5) {
+            for (int i = 0; i < n; i++)
+                e3[i] = e4[i] = -0.37f * (float)i + frand();
+            if (n > 3)
+                e3[2] = e4[2] = -1000.0f;
+            double a = v->exp_sum(e3, n, 0.5f), b = sb_cpu_exp_sum_avx512(e4, n, 0.5f);
+            SB_CHECKF(a == b && memcmp(e3, e4, sizeof(float) * (size_t)n) == 0, "exp_sum avx512 n=%d", n);
+        }
+    }
     /* silu(g) * u over the range activations take */
     static float g[300], u[300], y1[300], y2[300];
     for (int i = 0; i < 300; i++) {

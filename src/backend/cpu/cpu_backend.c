@@ -390,6 +390,13 @@ sb_status sb_cpu_backend_create(const sb_cpu_backend_opts *opts, sb_backend **ou
     const sb_cpu_features *f = sb_cpu_features_get();
     if ((isa == SB_ISA_AVX2 || isa == SB_ISA_AVX512) && f->avx2 && f->fma && f->f16c)
         cb->vec = sb_cpu_vec_avx2;
+    if (isa == SB_ISA_AVX512) {
+        cb->vec.scores_heads_f32 = sb_cpu_scores_heads_f32_avx512;
+        cb->vec.scores_heads_f16 = sb_cpu_scores_heads_f16_avx512;
+        cb->vec.wsum_heads_f32 = sb_cpu_wsum_heads_f32_avx512;
+        cb->vec.wsum_heads_f16 = sb_cpu_wsum_heads_f16_avx512;
+        cb->vec.exp_sum = sb_cpu_exp_sum_avx512;
+    }
 #endif
     *out = &cb->base;
     return SB_OK;

@@ -5,12 +5,17 @@
  *   cpu_backend_ops.c   get_rows, gather, rmsnorm, matmul, rope, swiglu, add, scale
  *   cpu_backend_attn.c  attention over the pages
  *   cpu_backend_topk.c  sampling preparation and top-k selection
- *   cpu_backend_vec*.c  small vector loops (scalar and AVX2/F16C)
+ *   cpu_backend_vec*.c  small vector loops (scalar, AVX2/F16C, AVX-512)
  *
  * KV layout. The pool holds, per layer, n_pages pages; a page holds, per KV
- * head, page_size positions of head_dim values in a row:
- *   k[layer][page][kv_head][slot][head_dim_k], v likewise with head_dim_v,
- * so that one head's positions inside a page are contiguous for attention.
+ * head, page_size positions of head_dim values. V keeps a position's values
+ * in a row, K is transposed inside the page (a row per dimension, across
+ * the page's slots):
+ *   k[layer][page][kv_head][head_dim_k][slot], v[layer][page][kv_head][slot][head_dim_v],
+ * so that attention reads one head's page as the matrices of its products
+ * (scores vectorised over positions, weighted sums over values) without
+ * transposing anything. The K pool has a little slack at its end: the AVX2
+ * scores read whole vectors past the last slot of a row.
  */
 #ifndef SB_CPU_BACKEND_INTERNAL_H
 #define SB_CPU_BACKEND_INTERNAL_H
@@ -43,26 +48,58 @@ typedef struct cpu_weight {
 } cpu_weight;
 
 /* Vector loops of attention and the F16 cache, picked once at creation
- * from the CPU's features. Rows are contiguous: row j of k / v starts at
- * j * d (one KV head's slots inside a page). */
+ * from the CPU's features (the AVX-512 kernel set replaces the *_heads
+ * loops of the AVX2 table). Attention's loops take the query heads of a
+ * GQA group together against one KV head's pages (layout above). */
 typedef struct cpu_vec_fns {
-    /* out[j] = (q . k_j) * scale, j < n */
-    void (*scores_f32)(const float *q, const float *k, int n, int d, float scale, float *out);
-    void (*scores_f16)(const float *q, const uint16_t *k, int n, int d, float scale, float *out);
+    /* max_j s[j], j < n (n >= 1; NaNs are skipped) */
+    float (*row_max)(const float *s, int n);
     /* s[j] = exp(s[j] - mx), j < n; returns the sum in double */
     double (*exp_sum)(float *s, int n, float mx);
-    /* o[c] += sum_j p[j] v_j[c], c < d */
-    void (*wsum_f32)(float *o, const float *p, const float *v, int n, int d);
-    void (*wsum_f16)(float *o, const float *p, const uint16_t *v, int n, int d);
+    /* Several query heads against one KV head's page of K, transposed
+     * (kt[c * ldk + j] is dimension c of position j; attention of a GQA
+     * group): head h < nh reads q + h * d and writes out + h * os,
+     *   out[h * os + j] = scale * sum_c q_h[c] kt[c * ldk + j], j < n <= ldk.
+     * Lanes of kt past n in a row may be read (not used), also past the
+     * last row by less than 16 values. */
+    void (*scores_heads_f32)(const float *q, int nh, const float *kt, int ldk, int n, int d, float scale, float *out,
+                             size_t os);
+    void (*scores_heads_f16)(const float *q, int nh, const uint16_t *kt, int ldk, int n, int d, float scale,
+                             float *out, size_t os);
+    /* Weighted sums of one KV head's V rows for nh heads, over the pages of
+     * a sequence: row j (j < n) is at v + pages[j / page_size] * page_stride
+     * + (j % page_size) * d, and
+     *   o[h * d + c] = sum_j p[h * ps + j] v_j[c], h < nh, c < d. */
+    void (*wsum_heads_f32)(float *o, const float *p, size_t ps, int nh, const float *v, size_t page_stride,
+                           const int32_t *pages, int page_size, int n, int d);
+    void (*wsum_heads_f16)(float *o, const float *p, size_t ps, int nh, const uint16_t *v, size_t page_stride,
+                           const int32_t *pages, int page_size, int n, int d);
     /* F32 -> F16, round to nearest even */
     void (*to_f16)(uint16_t *dst, const float *src, int n);
     /* y[i] = silu(g[i]) * u[i] = g / (1 + exp(-g)) * u; y may be g */
     void (*silu_mul)(float *y, const float *g, const float *u, long n);
 } cpu_vec_fns;
 
+/* Bytes allocated past the end of the K pool (see the layout above). */
+#define SB_CPU_K_SLACK 128
+
+/* Query heads attention takes together (a larger GQA group goes in blocks
+ * of this many); the per-thread score rows are sized for it. */
+#define SB_CPU_ATT_HEADS 8
+
 extern const cpu_vec_fns sb_cpu_vec_scalar;
 #if defined(__x86_64__)
 extern const cpu_vec_fns sb_cpu_vec_avx2; /* needs AVX2, FMA, F16C */
+/* AVX-512 loops, installed over the AVX2 table (needs SB_ISA_AVX512). */
+double sb_cpu_exp_sum_avx512(float *s, int n, float mx);
+void sb_cpu_scores_heads_f32_avx512(const float *q, int nh, const float *kt, int ldk, int n, int d, float scale,
+                                    float *out, size_t os);
+void sb_cpu_scores_heads_f16_avx512(const float *q, int nh, const uint16_t *kt, int ldk, int n, int d, float scale,
+                                    float *out, size_t os);
+void sb_cpu_wsum_heads_f32_avx512(float *o, const float *p, size_t ps, int nh, const float *v, size_t page_stride,
+                                  const int32_t *pages, int page_size, int n, int d);
+void sb_cpu_wsum_heads_f16_avx512(float *o, const float *p, size_t ps, int nh, const uint16_t *v, size_t page_stride,
+                                  const int32_t *pages, int page_size, int n, int d);
 #endif
 
 typedef struct cpu_backend {
@@ -103,8 +140,9 @@ typedef struct cpu_backend {
     size_t k_page_elems, v_page_elems; /* values per (layer, page) block */
     uint8_t *k, *v;
     uint64_t kv_bytes;
-    float *att_scores; /* [n_threads][att_scores_len] */
-    size_t att_scores_len;
+    float *att_scores;     /* [n_threads][att_scores_len]: SB_CPU_ATT_HEADS score rows */
+    size_t att_scores_len; /* floats per thread */
+    size_t att_row;        /* floats per score row (the pool's positions + 16) */
     atomic_int att_next; /* work counter for attention */
 } cpu_backend;
 
@@ -113,10 +151,11 @@ static inline cpu_backend *cpu_of(sb_backend *b) { return (cpu_backend *)b; }
 /* Runs fn on the pool, or on the calling thread alone when work is small. */
 void sb_cpu_run(cpu_backend *cb, sb_parallel_fn fn, void *ctx, long work);
 
-/* Address of (layer, page, kv_head, slot) in the K or V pool. */
+/* Address of (layer, page, kv_head, slot) in the K or V pool: for K, of the
+ * slot's dimension 0 (its next dimension is page_size values further). */
 static inline uint8_t *sb_cpu_k_at(const cpu_backend *cb, int layer, int page, int head, int slot) {
     size_t e = ((size_t)layer * (size_t)cb->kv.n_pages + (size_t)page) * cb->k_page_elems +
-               ((size_t)head * (size_t)cb->kv.page_size + (size_t)slot) * (size_t)cb->kv.head_dim_k;
+               (size_t)head * (size_t)cb->kv.page_size * (size_t)cb->kv.head_dim_k + (size_t)slot;
     return cb->k + e * cb->kv_elt;
 }
 static inline uint8_t *sb_cpu_v_at(const cpu_backend *cb, int layer, int page, int head, int slot) {

@@ -20,7 +20,8 @@ void sb_cpu_kv_free(cpu_backend *cb) {
 }
 
 /* Allocates the pool for cfg (replacing any previous one: its contents are
- * lost) and the per-thread attention score rows, one sequence long. */
+ * lost) and the per-thread attention scratch: SB_CPU_ATT_HEADS score rows,
+ * each as long as the pool. */
 sb_status sb_cpu_kv_init(sb_backend *b, const sb_kv_config *cfg, sb_error *err) {
     cpu_backend *cb = cpu_of(b);
     if (cfg->n_layers < 1 || cfg->n_kv_heads < 1 || cfg->head_dim_k < 1 || cfg->head_dim_v < 1 || cfg->page_size < 1 ||
@@ -32,24 +33,29 @@ sb_status sb_cpu_kv_init(sb_backend *b, const sb_kv_config *cfg, sb_error *err) 
         return sb_error_set(err, SB_ERR_UNSUPPORTED, "KV cache: type %s is not supported by the CPU backend (F32, F16)",
                             sb_type_name(cfg->type));
     size_t elt = cfg->type == SB_TYPE_F32 ? 4 : 2;
-    size_t kpe, vpe, kbytes, vbytes, positions;
+    size_t kpe, vpe, kbytes, vbytes, positions, att_row, att_len, att_bytes;
     if (!sb_mul_size((size_t)cfg->n_kv_heads * (size_t)cfg->page_size, (size_t)cfg->head_dim_k, &kpe) ||
         !sb_mul_size((size_t)cfg->n_kv_heads * (size_t)cfg->page_size, (size_t)cfg->head_dim_v, &vpe) ||
         !sb_mul_size(kpe, (size_t)cfg->n_layers * (size_t)cfg->n_pages, &kbytes) ||
-        !sb_mul_size(kbytes, elt, &kbytes) ||
+        !sb_mul_size(kbytes, elt, &kbytes) || kbytes > SIZE_MAX - SB_CPU_K_SLACK ||
         !sb_mul_size(vpe, (size_t)cfg->n_layers * (size_t)cfg->n_pages, &vbytes) ||
-        !sb_mul_size(vbytes, elt, &vbytes) || !sb_mul_size((size_t)cfg->n_pages, (size_t)cfg->page_size, &positions))
+        !sb_mul_size(vbytes, elt, &vbytes) || !sb_mul_size((size_t)cfg->n_pages, (size_t)cfg->page_size, &positions) ||
+        !sb_add_size(positions, 16, &att_row) || !sb_mul_size(att_row, SB_CPU_ATT_HEADS, &att_len) ||
+        !sb_add_size(att_len, 15, &att_len) ||
+        !sb_mul_size(att_len & ~(size_t)15, (size_t)cb->n_threads * sizeof(float), &att_bytes))
         return sb_error_set(err, SB_ERR_LIMIT, "KV cache: size overflows");
+    att_len &= ~(size_t)15; /* each thread's share stays 64-byte aligned */
     sb_cpu_kv_free(cb);
-    cb->k = sb_aligned_alloc(64, kbytes);
+    cb->k = sb_aligned_alloc(64, kbytes + SB_CPU_K_SLACK);
     cb->v = sb_aligned_alloc(64, vbytes);
-    cb->att_scores = sb_aligned_alloc(64, (size_t)cb->n_threads * (positions + 16) * sizeof(float));
+    cb->att_scores = sb_aligned_alloc(64, att_bytes);
     if (!cb->k || !cb->v || !cb->att_scores) {
         sb_cpu_kv_free(cb);
         return sb_error_set(err, SB_ERR_NOMEM, "KV cache: out of memory for %.1f MiB",
                             (double)(kbytes + vbytes) / (1024.0 * 1024.0));
     }
-    cb->att_scores_len = positions + 16;
+    cb->att_scores_len = att_len;
+    cb->att_row = att_row;
     cb->kv = *cfg;
     cb->kv_elt = elt;
     cb->k_page_elems = kpe;
@@ -67,10 +73,13 @@ void sb_cpu_kv_copy_page(sb_backend *b, int32_t src, int32_t dst, int n_pos) {
         return;
     if (n_pos > cb->kv.page_size)
         n_pos = cb->kv.page_size;
+    const size_t krow = (size_t)cb->kv.page_size * cb->kv_elt; /* K: a row per dimension across the slots */
     for (int l = 0; l < cb->kv.n_layers; l++)
         for (int h = 0; h < cb->kv.n_kv_heads; h++) {
-            memcpy(sb_cpu_k_at(cb, l, dst, h, 0), sb_cpu_k_at(cb, l, src, h, 0),
-                   (size_t)n_pos * (size_t)cb->kv.head_dim_k * cb->kv_elt);
+            uint8_t *kd = sb_cpu_k_at(cb, l, dst, h, 0);
+            const uint8_t *ks = sb_cpu_k_at(cb, l, src, h, 0);
+            for (int c = 0; c < cb->kv.head_dim_k; c++)
+                memcpy(kd + (size_t)c * krow, ks + (size_t)c * krow, (size_t)n_pos * cb->kv_elt);
             memcpy(sb_cpu_v_at(cb, l, dst, h, 0), sb_cpu_v_at(cb, l, src, h, 0),
                    (size_t)n_pos * (size_t)cb->kv.head_dim_v * cb->kv_elt);
         }
@@ -172,10 +181,18 @@ static void kv_store_part(void *ctx, int ith, int nth) {
             const float *vs = j->v + (size_t)i * nkv * dv + (size_t)h * dv;
             uint8_t *kd = sb_cpu_k_at(cb, j->layer, page, h, slot), *vd = sb_cpu_v_at(cb, j->layer, page, h, slot);
             if (cb->kv.type == SB_TYPE_F32) {
-                memcpy(kd, ks, (size_t)dk * sizeof(float));
+                float *k32 = (float *)kd;
+                for (int c = 0; c < dk; c++) /* K is transposed in the page */
+                    k32[(size_t)c * ps] = ks[c];
                 memcpy(vd, vs, (size_t)dv * sizeof(float));
             } else {
-                cb->vec.to_f16((uint16_t *)kd, ks, dk);
+                uint16_t h16[64], *k16 = (uint16_t *)kd;
+                for (int c0 = 0; c0 < dk; c0 += 64) {
+                    const int m = dk - c0 < 64 ? dk - c0 : 64;
+                    cb->vec.to_f16(h16, ks + c0, m);
+                    for (int c = 0; c < m; c++)
+                        k16[(size_t)(c0 + c) * ps] = h16[c];
+                }
                 cb->vec.to_f16((uint16_t *)vd, vs, dv);
             }
         }

@@ -9,26 +9,12 @@
 
 #include <math.h>
 
-/* Scaled dot products of q with n K rows. */
-static void scores_f32(const float *q, const float *k, int n, int d, float scale, float *out) {
-    for (int j = 0; j < n; j++) {
-        const float *kj = k + (size_t)j * d;
-        float s = 0;
-        for (int c = 0; c < d; c++)
-            s += q[c] * kj[c];
-        out[j] = s * scale;
-    }
-}
-
-/* Same over an F16 cache. */
-static void scores_f16(const float *q, const uint16_t *k, int n, int d, float scale, float *out) {
-    for (int j = 0; j < n; j++) {
-        const uint16_t *kj = k + (size_t)j * d;
-        float s = 0;
-        for (int c = 0; c < d; c++)
-            s += q[c] * sb_fp16_to_f32(kj[c]);
-        out[j] = s * scale;
-    }
+/* Largest of n >= 1 scores (NaNs skipped). */
+static float row_max(const float *s, int n) {
+    float mx = -INFINITY;
+    for (int j = 0; j < n; j++)
+        mx = s[j] > mx ? s[j] : mx;
+    return mx;
 }
 
 /* Softmax numerators and their sum (double, as ggml). */
@@ -41,21 +27,83 @@ static double exp_sum(float *s, int n, float mx) {
     return sum;
 }
 
-/* Accumulates p-weighted V rows into o. */
-static void wsum_f32(float *o, const float *p, const float *v, int n, int d) {
-    for (int j = 0; j < n; j++) {
-        const float *vj = v + (size_t)j * d;
-        for (int c = 0; c < d; c++)
-            o[c] += p[j] * vj[c];
+/* Scores of nh query heads (q + h * d) against one page of K, transposed
+ * (dimension c of position j at kt[c * ldk + j]): each score is a sum in
+ * order of c, accumulated in out across the positions (so the inner loop
+ * runs over contiguous positions and vectorises). */
+static void scores_heads_f32(const float *q, int nh, const float *kt, int ldk, int n, int d, float scale, float *out,
+                             size_t os) {
+    for (int h = 0; h < nh; h++) {
+        const float *qh = q + (size_t)h * d;
+        float *s = out + (size_t)h * os;
+        for (int j = 0; j < n; j++)
+            s[j] = 0;
+        for (int c = 0; c < d; c++) {
+            const float qc = qh[c], *kc = kt + (size_t)c * ldk;
+            for (int j = 0; j < n; j++)
+                s[j] += qc * kc[j];
+        }
+        for (int j = 0; j < n; j++)
+            s[j] *= scale;
     }
 }
 
 /* Same over an F16 cache. */
-static void wsum_f16(float *o, const float *p, const uint16_t *v, int n, int d) {
-    for (int j = 0; j < n; j++) {
-        const uint16_t *vj = v + (size_t)j * d;
+static void scores_heads_f16(const float *q, int nh, const uint16_t *kt, int ldk, int n, int d, float scale,
+                             float *out, size_t os) {
+    for (int h = 0; h < nh; h++) {
+        const float *qh = q + (size_t)h * d;
+        float *s = out + (size_t)h * os;
+        for (int j = 0; j < n; j++)
+            s[j] = 0;
+        for (int c = 0; c < d; c++) {
+            const float qc = qh[c];
+            const uint16_t *kc = kt + (size_t)c * ldk;
+            for (int j = 0; j < n; j++)
+                s[j] += qc * sb_fp16_to_f32(kc[j]);
+        }
+        for (int j = 0; j < n; j++)
+            s[j] *= scale;
+    }
+}
+
+/* Weighted sums of one KV head's V rows over a sequence's pages for nh
+ * heads (o + h * d, weights p + h * ps), each value a sum in order of j. */
+static void wsum_heads_f32(float *o, const float *p, size_t ps, int nh, const float *v, size_t page_stride,
+                           const int32_t *pages, int page_size, int n, int d) {
+    for (int h = 0; h < nh; h++) {
+        float *oh = o + (size_t)h * d;
         for (int c = 0; c < d; c++)
-            o[c] += p[j] * sb_fp16_to_f32(vj[c]);
+            oh[c] = 0;
+        for (int t = 0, j0 = 0; j0 < n; t++, j0 += page_size) {
+            const int cnt = n - j0 < page_size ? n - j0 : page_size;
+            const float *vp = v + (size_t)pages[t] * page_stride, *pj = p + (size_t)h * ps + j0;
+            for (int s = 0; s < cnt; s++) {
+                const float *vj = vp + (size_t)s * d;
+                for (int c = 0; c < d; c++)
+                    oh[c] += pj[s] * vj[c];
+            }
+        }
+    }
+}
+
+/* Same over an F16 cache. */
+static void wsum_heads_f16(float *o, const float *p, size_t ps, int nh, const uint16_t *v, size_t page_stride,
+                           const int32_t *pages, int page_size, int n, int d) {
+    for (int h = 0; h < nh; h++) {
+        float *oh = o + (size_t)h * d;
+        for (int c = 0; c < d; c++)
+            oh[c] = 0;
+        for (int t = 0, j0 = 0; j0 < n; t++, j0 += page_size) {
+            const int cnt = n - j0 < page_size ? n - j0 : page_size;
+            const uint16_t *vp = v + (size_t)pages[t] * page_stride;
+            const float *pj = p + (size_t)h * ps + j0;
+            for (int s = 0; s < cnt; s++) {
+                const uint16_t *vj = vp + (size_t)s * d;
+                for (int c = 0; c < d; c++)
+                    oh[c] += pj[s] * sb_fp16_to_f32(vj[c]);
+            }
+        }
     }
 }
 
@@ -72,11 +120,12 @@ static void silu_mul(float *y, const float *g, const float *u, long n) {
 }
 
 const cpu_vec_fns sb_cpu_vec_scalar = {
-    .scores_f32 = scores_f32,
-    .scores_f16 = scores_f16,
+    .row_max = row_max,
     .exp_sum = exp_sum,
-    .wsum_f32 = wsum_f32,
-    .wsum_f16 = wsum_f16,
+    .scores_heads_f32 = scores_heads_f32,
+    .scores_heads_f16 = scores_heads_f16,
+    .wsum_heads_f32 = wsum_heads_f32,
+    .wsum_heads_f16 = wsum_heads_f16,
     .to_f16 = to_f16,
     .silu_mul = silu_mul,
 };

@@ -1,11 +1,10 @@
 /*
  * cpu_backend_vec_avx2.c - AVX2 + FMA + F16C versions of the backend's
  * vector loops (compiled with those flags, called only after the run-time
- * check in sb_cpu_backend_create). Scores take four K rows at a time and
- * reduce them together; weighted sums keep up to 64 output values in
- * registers across all rows of a page; F16 rows convert with F16C, which
- * rounds like sb_half.h. Head sizes that are not a multiple of 8 use the
- * scalar loops.
+ * check in sb_cpu_backend_create). Attention's loops take a GQA group's
+ * query heads together as small matrix products (below); F16 values
+ * convert with F16C, which rounds like sb_half.h. Weighted sums of head
+ * sizes that are not a multiple of 8 use the scalar loops.
  */
 #include "cpu_backend_internal.h"
 #include "sb_half.h"
@@ -20,94 +19,157 @@ INLINE __m256 ld8(const void *p, size_t i, bool f16) {
                : _mm256_loadu_ps((const float *)p + i);
 }
 
-INLINE float hsum(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
-
-INLINE void scores_impl(const float *q, const void *k, int n, int d, float scale, float *out, bool f16) {
+/* Largest of n >= 1 scores: max_ps(x, m) keeps m where x is NaN, like the scalar loop. */
+static float row_max(const float *s, int n) {
     int j = 0;
-    const __m128 vs = _mm_set1_ps(scale);
-    for (; j + 4 <= n; j += 4) {
-        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-        const size_t r = (size_t)j * d;
-        for (int c = 0; c < d; c += 8) {
-            const __m256 qv = _mm256_loadu_ps(q + c);
-            a0 = _mm256_fmadd_ps(qv, ld8(k, r + c, f16), a0);
-            a1 = _mm256_fmadd_ps(qv, ld8(k, r + d + c, f16), a1);
-            a2 = _mm256_fmadd_ps(qv, ld8(k, r + 2 * (size_t)d + c, f16), a2);
-            a3 = _mm256_fmadd_ps(qv, ld8(k, r + 3 * (size_t)d + c, f16), a3);
+    float mx = -INFINITY;
+    if (n >= 8) {
+        __m256 m = _mm256_set1_ps(-INFINITY);
+        for (; j + 8 <= n; j += 8)
+            m = _mm256_max_ps(_mm256_loadu_ps(s + j), m);
+        __m128 h = _mm_max_ps(_mm256_extractf128_ps(m, 1), _mm256_castps256_ps128(m));
+        h = _mm_max_ps(_mm_movehl_ps(h, h), h);
+        h = _mm_max_ss(_mm_movehdup_ps(h), h);
+        mx = _mm_cvtss_f32(h);
+    }
+    for (; j < n; j++)
+        mx = s[j] > mx ? s[j] : mx;
+    return mx;
+}
+
+/* ---- several query heads of a GQA group against one KV head's page ----
+ * Both loops are small matrix products C[heads][cols] (+)= A[heads][kk] *
+ * B[kk][cols] with four heads by sixteen columns in registers: each B load
+ * feeds four FMAs, and no horizontal sums are needed. For the scores, B is
+ * the page's K, stored transposed (d x positions); for the weighted sums,
+ * B is the V page (converted once when F16) and A the softmax numerators. */
+
+/* Lanes [8 - r, 16 - r) of this table mask the first r of 8 lanes. */
+static const int32_t tail_mask[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
+
+/* Scores of one head at eight positions of the page from b (the first
+ * ncols stored). Each score is summed exactly as the row-wise loop summed
+ * it before K was stored transposed (so results are bit for bit those of
+ * earlier releases): eight partial sums over dimensions c = l mod 8, each a
+ * chain of FMAs in order of c, reduced pairwise, then scaled; pairs
+ * ((0 1)(2 3))((4 5)(6 7)) for positions below tail (rows that loop took
+ * four at a time), ((0 4)(2 6))((1 5)(3 7)) from tail on. d % 8 == 0. */
+INLINE void scores_tile(const float *a, const void *b, size_t ldb, int d, float *c, int ncols, int tail, float scale,
+                        bool f16) {
+    __m256 x[8];
+    for (int l = 0; l < 8; l++)
+        x[l] = _mm256_setzero_ps();
+    for (int c0 = 0; c0 < d; c0 += 8)
+        for (int l = 0; l < 8; l++)
+            x[l] = _mm256_fmadd_ps(_mm256_broadcast_ss(a + c0 + l), ld8(b, (size_t)(c0 + l) * ldb, f16), x[l]);
+    __m256 r = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(x[0], x[1]), _mm256_add_ps(x[2], x[3])),
+                             _mm256_add_ps(_mm256_add_ps(x[4], x[5]), _mm256_add_ps(x[6], x[7])));
+    if (tail < 8 && tail < ncols) {
+        const __m256 t = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(x[0], x[4]), _mm256_add_ps(x[2], x[6])),
+                                       _mm256_add_ps(_mm256_add_ps(x[1], x[5]), _mm256_add_ps(x[3], x[7])));
+        const int k = tail > 0 ? tail : 0;
+        r = _mm256_blendv_ps(t, r, _mm256_loadu_ps((const float *)(tail_mask + 8 - k)));
+    }
+    r = _mm256_mul_ps(r, _mm256_set1_ps(scale));
+    if (ncols >= 8)
+        _mm256_storeu_ps(c, r);
+    else
+        _mm256_maskstore_ps(c, _mm256_loadu_si256((const __m256i *)(tail_mask + 8 - ncols)), r);
+}
+
+/* Scores of nh heads over the transposed K page, eight positions at a time. */
+INLINE void scores_heads_tiles(const float *q, int nh, const void *kt, int ldk, int n, int d, float scale, float *out,
+                               size_t os, bool f16) {
+    const size_t esz = f16 ? 2 : 4;
+    const int tail = n & ~3;
+    for (int h = 0; h < nh; h++)
+        for (int j0 = 0; j0 < n; j0 += 8)
+            scores_tile(q + (size_t)h * d, (const uint8_t *)kt + (size_t)j0 * esz, (size_t)ldk, d,
+                        out + (size_t)h * os + j0, n - j0, tail - j0, scale, f16);
+}
+
+static void scores_heads_f32(const float *q, int nh, const float *kt, int ldk, int n, int d, float scale, float *out,
+                             size_t os) {
+    if (d % 8)
+        sb_cpu_vec_scalar.scores_heads_f32(q, nh, kt, ldk, n, d, scale, out, os);
+    else
+        scores_heads_tiles(q, nh, kt, ldk, n, d, scale, out, os, false);
+}
+
+static void scores_heads_f16(const float *q, int nh, const uint16_t *kt, int ldk, int n, int d, float scale,
+                             float *out, size_t os) {
+    if (d % 8)
+        sb_cpu_vec_scalar.scores_heads_f16(q, nh, kt, ldk, n, d, scale, out, os);
+    else
+        scores_heads_tiles(q, nh, kt, ldk, n, d, scale, out, os, true);
+}
+
+/* Weighted sums: rows m < MR (heads) of o, columns [c0, c0 + 8 * NV), the
+ * accumulators in registers across all pages. */
+INLINE void wsum_tile(float *o, const float *p, size_t ps, const void *v, size_t page_stride, const int32_t *pages,
+                      int page_size, int n, int d, int c0, bool f16, const int MR, const int NV) {
+    __m256 acc[4][2];
+    for (int m = 0; m < MR; m++)
+        for (int u = 0; u < NV; u++)
+            acc[m][u] = _mm256_setzero_ps();
+    for (int t = 0, j0 = 0; j0 < n; t++, j0 += page_size) {
+        const int cnt = n - j0 < page_size ? n - j0 : page_size;
+        const size_t base = (size_t)pages[t] * page_stride + (size_t)c0;
+        const float *pj = p + j0;
+        for (int s = 0; s < cnt; s++) {
+            const size_t r = base + (size_t)s * (size_t)d;
+            const __m256 b0 = ld8(v, r, f16), b1 = NV > 1 ? ld8(v, r + 8, f16) : b0;
+            for (int m = 0; m < MR; m++) {
+                const __m256 am = _mm256_broadcast_ss(pj + (size_t)m * ps + s);
+                acc[m][0] = _mm256_fmadd_ps(am, b0, acc[m][0]);
+                if (NV > 1)
+                    acc[m][1] = _mm256_fmadd_ps(am, b1, acc[m][1]);
+            }
         }
-        /* [a0 a1 a2 a3] horizontal sums in one vector */
-        const __m256 t = _mm256_hadd_ps(_mm256_hadd_ps(a0, a1), _mm256_hadd_ps(a2, a3));
-        const __m128 s = _mm_add_ps(_mm256_castps256_ps128(t), _mm256_extractf128_ps(t, 1));
-        _mm_storeu_ps(out + j, _mm_mul_ps(s, vs));
     }
-    for (; j < n; j++) {
-        __m256 a = _mm256_setzero_ps();
-        for (int c = 0; c < d; c += 8)
-            a = _mm256_fmadd_ps(_mm256_loadu_ps(q + c), ld8(k, (size_t)j * d + c, f16), a);
-        out[j] = hsum(a) * scale;
+    for (int m = 0; m < MR; m++)
+        for (int u = 0; u < NV; u++)
+            _mm256_storeu_ps(o + (size_t)m * d + c0 + 8 * u, acc[m][u]);
+}
+
+/* Tiles of 4 heads x 16 values (d % 8 == 0). */
+INLINE void wsum_heads_tiles(float *o, const float *p, size_t ps, int nh, const void *v, size_t page_stride,
+                             const int32_t *pages, int page_size, int n, int d, bool f16) {
+    for (int h0 = 0; h0 < nh; h0 += 4) {
+        const int mr = nh - h0 < 4 ? nh - h0 : 4;
+        float *oh = o + (size_t)h0 * d;
+        const float *ph = p + (size_t)h0 * ps;
+        for (int c0 = 0; c0 < d; c0 += 16) {
+#define WT(MR, NV) wsum_tile(oh, ph, ps, v, page_stride, pages, page_size, n, d, c0, f16, MR, NV)
+            switch (mr * 2 + (d - c0 >= 16)) {
+            case 2: WT(1, 1); break;
+            case 3: WT(1, 2); break;
+            case 4: WT(2, 1); break;
+            case 5: WT(2, 2); break;
+            case 6: WT(3, 1); break;
+            case 7: WT(3, 2); break;
+            case 8: WT(4, 1); break;
+            default: WT(4, 2); break;
+            }
+#undef WT
+        }
     }
 }
 
-/* Scaled dot products of q with n K rows (scalar loops for odd head sizes). */
-static void scores_f32(const float *q, const float *k, int n, int d, float scale, float *out) {
+static void wsum_heads_f32(float *o, const float *p, size_t ps, int nh, const float *v, size_t page_stride,
+                           const int32_t *pages, int page_size, int n, int d) {
     if (d % 8)
-        sb_cpu_vec_scalar.scores_f32(q, k, n, d, scale, out);
+        sb_cpu_vec_scalar.wsum_heads_f32(o, p, ps, nh, v, page_stride, pages, page_size, n, d);
     else
-        scores_impl(q, k, n, d, scale, out, false);
+        wsum_heads_tiles(o, p, ps, nh, v, page_stride, pages, page_size, n, d, false);
 }
 
-/* Same over an F16 cache. */
-static void scores_f16(const float *q, const uint16_t *k, int n, int d, float scale, float *out) {
+static void wsum_heads_f16(float *o, const float *p, size_t ps, int nh, const uint16_t *v, size_t page_stride,
+                           const int32_t *pages, int page_size, int n, int d) {
     if (d % 8)
-        sb_cpu_vec_scalar.scores_f16(q, k, n, d, scale, out);
+        sb_cpu_vec_scalar.wsum_heads_f16(o, p, ps, nh, v, page_stride, pages, page_size, n, d);
     else
-        scores_impl(q, k, n, d, scale, out, true);
-}
-
-/* o[0 .. 8*NV) += sum_j p[j] v_j[c0 ..], accumulators in registers. */
-INLINE void wsum_chunk(float *o, const float *p, const void *v, int n, int d, int c0, int nv, bool f16) {
-    __m256 acc[8];
-    for (int u = 0; u < nv; u++)
-        acc[u] = _mm256_loadu_ps(o + c0 + 8 * u);
-    for (int j = 0; j < n; j++) {
-        const __m256 pj = _mm256_set1_ps(p[j]);
-        const size_t r = (size_t)j * d + (size_t)c0;
-        for (int u = 0; u < nv; u++)
-            acc[u] = _mm256_fmadd_ps(pj, ld8(v, r + 8 * (size_t)u, f16), acc[u]);
-    }
-    for (int u = 0; u < nv; u++)
-        _mm256_storeu_ps(o + c0 + 8 * u, acc[u]);
-}
-
-INLINE void wsum_impl(float *o, const float *p, const void *v, int n, int d, bool f16) {
-    int c = 0;
-    for (; c + 64 <= d; c += 64)
-        wsum_chunk(o, p, v, n, d, c, 8, f16);
-    for (; c + 32 <= d; c += 32)
-        wsum_chunk(o, p, v, n, d, c, 4, f16);
-    for (; c < d; c += 8)
-        wsum_chunk(o, p, v, n, d, c, 1, f16);
-}
-
-/* Accumulates p-weighted V rows into o. */
-static void wsum_f32(float *o, const float *p, const float *v, int n, int d) {
-    if (d % 8)
-        sb_cpu_vec_scalar.wsum_f32(o, p, v, n, d);
-    else
-        wsum_impl(o, p, v, n, d, false);
-}
-
-/* Same over an F16 cache. */
-static void wsum_f16(float *o, const float *p, const uint16_t *v, int n, int d) {
-    if (d % 8)
-        sb_cpu_vec_scalar.wsum_f16(o, p, v, n, d);
-    else
-        wsum_impl(o, p, v, n, d, true);
+        wsum_heads_tiles(o, p, ps, nh, v, page_stride, pages, page_size, n, d, true);
 }
 
 /* exp(x) (Cephes' polynomial, about 1 ulp); below -87.34 the result is 0
@@ -176,11 +238,12 @@ static void to_f16(uint16_t *dst, const float *src, int n) {
 }
 
 const cpu_vec_fns sb_cpu_vec_avx2 = {
-    .scores_f32 = scores_f32,
-    .scores_f16 = scores_f16,
+    .row_max = row_max,
     .exp_sum = exp_sum,
-    .wsum_f32 = wsum_f32,
-    .wsum_f16 = wsum_f16,
+    .scores_heads_f32 = scores_heads_f32,
+    .scores_heads_f16 = scores_heads_f16,
+    .wsum_heads_f32 = wsum_heads_f32,
+    .wsum_heads_f16 = wsum_heads_f16,
     .to_f16 = to_f16,
     .silu_mul = silu_mul,
 };
