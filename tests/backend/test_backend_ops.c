@@ -530,6 +530,56 @@ static int cand_cmp(const void *x, const void *y) {
     return a->id - b->id;
 }
 
+/* A large k (the radix sort) gives the order the heap gives for a small k
+ * and a reference sort: negative and positive values, many ties, -0 and +0
+ * (equal: by id), +-inf; NaNs last. With penalties too (the row copy). */
+static void test_topk_large(void) {
+    sb_backend *be = make_backend(1);
+    enum { V = 5003 };
+    sb_tensor lg = act(be, "logits", V, 1, NULL);
+    float *row = (float *)lg.data;
+    for (int i = 0; i < V; i++)
+        row[i] = (float)((int)(frand() * 64) - 32) * 0.375f; /* ties, negatives */
+    row[5] = -0.0f;
+    row[6] = 0.0f;
+    row[4] = -0.0f;
+    row[100] = INFINITY;
+    row[101] = -INFINITY;
+    row[102] = NAN;
+    row[4000] = NAN;
+    row[4999] = 1e30f;
+    cand *ref = malloc(sizeof(cand) * V);
+    int nf = 0;
+    for (int i = 0; i < V; i++)
+        if (!isnan(row[i]))
+            ref[nf++] = (cand){i, row[i]};
+    qsort(ref, (size_t)nf, sizeof *ref, cand_cmp);
+    sb_candidate *small = malloc(sizeof *small * V), *large = malloc(sizeof *large * V);
+    int ns = 0, nl = 0;
+    SB_CHECK(sb_backend_topk(be, &lg, 0, NULL, 200, small, &ns) == SB_OK && ns == 200);
+    SB_CHECK(sb_backend_topk(be, &lg, 0, NULL, V, large, &nl) == SB_OK && nl == V);
+    bool same = true;
+    for (int i = 0; i < ns; i++)
+        same = same && small[i].id == large[i].id && small[i].id == ref[i].id;
+    SB_CHECK(same);
+    same = true;
+    for (int i = 0; i < nf; i++)
+        same = same && large[i].id == ref[i].id && large[i].logit == (float)ref[i].v;
+    SB_CHECK(same);
+    SB_CHECK(isnan(large[V - 1].logit) && isnan(large[V - 2].logit)); /* NaNs last */
+    /* with a penalty the copy is sorted; the row stays as it was */
+    int32_t pen_tok[1] = {4999}, pen_cnt[1] = {1};
+    sb_sample_prep prep = {.repeat_penalty = 1.0f, .presence_penalty = 2e30f, .penalty_tokens = pen_tok,
+                           .penalty_counts = pen_cnt, .n_penalty = 1};
+    SB_CHECK(sb_backend_topk(be, &lg, 0, &prep, 1000, large, &nl) == SB_OK && nl == 1000);
+    SB_CHECK(large[0].id == 100 && large[1].id != 4999);
+    SB_CHECK(row[4999] == 1e30f);
+    free(small);
+    free(large);
+    free(ref);
+    sb_backend_destroy(be);
+}
+
 static void test_topk(void) {
     sb_backend *be = make_backend(1);
     enum { V = 1000 };
@@ -793,6 +843,7 @@ int main(void) {
     SB_RUN(test_matmul_bias_accumulate);
     SB_RUN(test_elementwise);
     SB_RUN(test_topk);
+    SB_RUN(test_topk_large);
     SB_RUN(test_vector_loops);
     return sb_test_finish();
 }

@@ -198,14 +198,17 @@ static sb_status cpu_alloc(sb_backend *b, sb_tensor *t, sb_error *err) {
                             (unsigned long long)bytes);
     /* topk copies one row of any F32 activation it is given. */
     if (t->type == SB_TYPE_F32 && (size_t)t->ne[0] > cb->topk_cap) {
-        float *nb = sb_aligned_alloc(64, (size_t)t->ne[0] * sizeof(float));
+        /* the row copy, then two radix-sort buffers of one uint64 per value */
+        const size_t cap = (size_t)t->ne[0];
+        float *nb = cap <= SIZE_MAX / 64 ? sb_aligned_alloc(64, cap * (sizeof(float) + 2 * sizeof(uint64_t)) + 64) : NULL;
         if (!nb) {
             sb_aligned_free(p);
             return sb_error_set(err, SB_ERR_NOMEM, "tensor '%s': out of memory", t->name);
         }
         sb_aligned_free(cb->topk_buf);
         cb->topk_buf = nb;
-        cb->topk_cap = (size_t)t->ne[0];
+        cb->topk_cap = cap;
+        cb->topk_sort = (uint64_t *)(void *)((uint8_t *)nb + ((cap * sizeof(float) + 63) & ~(size_t)63));
     }
     t->data = p;
     t->impl = NULL;

@@ -122,6 +122,7 @@ typedef struct cpu_backend {
     float *rope_theta; /* [n_threads][SB_CPU_MAX_ROT] cos/sin tables */
     float *topk_buf;   /* one logits row, as long as the longest allocated row */
     size_t topk_cap;
+    uint64_t *topk_sort; /* [2][topk_cap], inside topk_buf's allocation (radix sort of a row) */
 
     /* The current batch (copied by set_batch). */
     int n_tokens;

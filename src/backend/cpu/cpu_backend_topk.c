@@ -2,7 +2,11 @@
  * cpu_backend_topk.c - the vocabulary-sized part of sampling: logit bias,
  * repetition / presence / frequency penalties and temperature applied to one
  * logits row (on a copy: the row stays as the model produced it), then the k
- * best candidates picked with a bounded min-heap (O(V log k), no full sort).
+ * best candidates picked with a bounded min-heap (O(V log k)) when k is
+ * small, or for a large k (sampling with no top-k asks for the whole
+ * vocabulary, sorted) a stable radix sort of the whole row: four passes over
+ * V keys instead of V log V branchy heap steps, which cost a serving box a
+ * quarter of its time at 8 streams. Both give the same order.
  */
 #include "cpu_backend_internal.h"
 
@@ -51,6 +55,52 @@ static void sift_up(sb_candidate *h, int i) {
     }
 }
 
+/* k above which the row is radix-sorted rather than kept in a heap. */
+#define SB_TOPK_HEAP_MAX 256
+
+/* A float's rank as an unsigned key: larger logit, larger key; -0 = +0;
+ * NaN is 0 (every number's key is above it: 0 is the pattern of a NaN). */
+static inline uint32_t rank_key(float f) {
+    if (isnan(f))
+        return 0;
+    if (f == 0.0f)
+        f = 0.0f;
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
+}
+
+/* The k best of x[0..n) into out, best first, ties to the lower id, NaN
+ * last: an LSD radix sort (8-bit digits) of (~key << 32 | id), stable, from
+ * id order, so equal logits stay in id order. a and b hold n values each. */
+static int radix_topk(const float *x, int n, int k, uint64_t *a, uint64_t *b, sb_candidate *out) {
+    for (int i = 0; i < n; i++)
+        a[i] = ((uint64_t)~rank_key(x[i]) << 32) | (uint32_t)i;
+    for (int shift = 32; shift < 64; shift += 8) {
+        size_t count[256] = {0};
+        for (int i = 0; i < n; i++)
+            count[(a[i] >> shift) & 0xFF]++;
+        if (count[(a[0] >> shift) & 0xFF] == (size_t)n)
+            continue; /* every key has this digit: the pass would not move anything */
+        size_t pos = 0;
+        for (int d = 0; d < 256; d++) {
+            const size_t c = count[d];
+            count[d] = pos;
+            pos += c;
+        }
+        for (int i = 0; i < n; i++)
+            b[count[(a[i] >> shift) & 0xFF]++] = a[i];
+        uint64_t *t = a;
+        a = b;
+        b = t;
+    }
+    for (int i = 0; i < k; i++) {
+        const int id = (int)(uint32_t)a[i];
+        out[i] = (sb_candidate){id, x[id]};
+    }
+    return k;
+}
+
 /* Applies bias and penalties to buf (a copy of the row). */
 static void apply_prep(float *buf, int n_vocab, const sb_sample_prep *p) {
     for (int i = 0; i < p->n_bias; i++) {
@@ -92,7 +142,11 @@ sb_status sb_cpu_topk(sb_backend *b, const sb_tensor *logits, int row, const sb_
     if (k > n_vocab)
         k = n_vocab;
     int n = 0;
-    for (int i = 0; i < n_vocab; i++) {
+    if (k > SB_TOPK_HEAP_MAX && (size_t)n_vocab <= cb->topk_cap && cb->topk_sort) {
+        n = radix_topk(x, n_vocab, k, cb->topk_sort, cb->topk_sort + cb->topk_cap, out);
+        k = 0; /* the heap below has nothing to do */
+    }
+    for (int i = 0; k > 0 && i < n_vocab; i++) {
         sb_candidate c = {i, x[i]};
         if (n < k) {
             out[n] = c;
@@ -103,7 +157,7 @@ sb_status sb_cpu_topk(sb_backend *b, const sb_tensor *logits, int row, const sb_
         }
     }
     /* Heap sort: repeatedly move the worst to the end -> best first. */
-    for (int m = n - 1; m > 0; m--) {
+    for (int m = n - 1; k > 0 && m > 0; m--) {
         sb_candidate t = out[0];
         out[0] = out[m];
         out[m] = t;
