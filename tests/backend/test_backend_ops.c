@@ -577,6 +577,7 @@ static void test_topk_large(void) {
     free(small);
     free(large);
     free(ref);
+    sb_backend_release(be, &lg);
     sb_backend_destroy(be);
 }
 
