@@ -166,7 +166,10 @@ static void quantize_share(const mm_ctx *c, const mm_act *a, int ith, int nth) {
                 c->k->act_q8_0(x, (sb_act_q8_0 *)dst, (b1 - b0) * bs, a->offset);
             else
                 c->k->act_q8_K(x, (sb_act_q8_K *)dst, (b1 - b0) * bs, a->wtype);
-            if (a->w > 1)
+            if (a->w > 1 && a->ab == sizeof(sb_act_q8_0)) /* a fixed size: copied inline, not by a call */
+                for (int64_t b = b0; b < b1; b++)
+                    memcpy(act_at(a, t, b), tmp + (size_t)(b - b0) * sizeof(sb_act_q8_0), sizeof(sb_act_q8_0));
+            else if (a->w > 1)
                 for (int64_t b = b0; b < b1; b++)
                     memcpy(act_at(a, t, b), tmp + (size_t)(b - b0) * a->ab, a->ab);
             break;
@@ -207,6 +210,8 @@ static void store_tile(const mm_ctx *c, const mm_job *j, int64_t r0, int64_t t0,
         if (c->accumulate)
             for (int r = 0; r < nr; r++)
                 y[r] += a[r];
+        else if (nr == SB_MM_ROWS) /* a fixed size: copied inline, not by a call */
+            memcpy(y, a, SB_MM_ROWS * sizeof(float));
         else
             memcpy(y, a, (size_t)nr * sizeof(float));
     }
