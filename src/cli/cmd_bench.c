@@ -14,6 +14,7 @@
  * sampling and no scheduler: the model's forward pass alone, on the same
  * engine object `run` and `serve` use.
  */
+#include "cli_args.h"
 #include "commands.h"
 
 #include "cpu_membw.h"
@@ -54,16 +55,6 @@ static void usage(FILE *out) {
                  "      --json                one JSON object on stdout\n");
 }
 
-static bool parse_int(const char *s, int lo, int hi, int *out) {
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi)
-        return false;
-    *out = (int)v;
-    return true;
-}
-
 static int parse_args(int argc, char **argv, bench_args *a) {
     memset(a, 0, sizeof *a);
     a->p = 128;
@@ -95,13 +86,13 @@ static int parse_args(int argc, char **argv, bench_args *a) {
         else if (!strcmp(o, "--synthetic"))
             a->synthetic = v;
         else if (!strcmp(o, "-p"))
-            ok = parse_int(v, 0, 1 << 16, &a->p);
+            ok = sb_cli_int(v, 0, 1 << 16, &a->p);
         else if (!strcmp(o, "-n"))
-            ok = parse_int(v, 0, 1 << 16, &a->n);
+            ok = sb_cli_int(v, 0, 1 << 16, &a->n);
         else if (!strcmp(o, "-t") || !strcmp(o, "--threads"))
-            ok = parse_int(v, 1, 1024, &a->threads);
+            ok = sb_cli_int(v, 1, 1024, &a->threads);
         else if (!strcmp(o, "-r"))
-            ok = parse_int(v, 1, 1000, &a->reps);
+            ok = sb_cli_int(v, 1, 1000, &a->reps);
         else if (!strcmp(o, "--kv-type")) {
             ok = !strcmp(v, "f16") || !strcmp(v, "f32");
             a->kv_type = !strcmp(v, "f32") ? SB_TYPE_F32 : SB_TYPE_F16;

@@ -13,6 +13,7 @@
  * by default (the goldens were made with an F32 cache) and holds exactly the
  * positions this run needs, in one sequence with pages 0..k-1.
  */
+#include "cli_args.h"
 #include "commands.h"
 
 #include "sb_alloc.h"
@@ -41,16 +42,6 @@ static void usage(FILE *out) {
 }
 
 /* Parses a whole decimal integer in [lo, hi]. */
-static bool parse_long(const char *s, long lo, long hi, long *out) {
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi)
-        return false;
-    *out = v;
-    return true;
-}
-
 /* Returns 0 on success, 2 on a usage error (message printed). */
 static int parse_args(int argc, char **argv, eval_args *a) {
     memset(a, 0, sizeof *a);
@@ -84,11 +75,11 @@ static int parse_args(int argc, char **argv, eval_args *a) {
             a->tokens = v;
         else if (strcmp(o, "--logits-out") == 0)
             a->logits_out = v;
-        else if (strcmp(o, "--greedy") == 0 && !parse_long(v, 0, 1 << 20, &a->greedy))
+        else if (strcmp(o, "--greedy") == 0 && !sb_cli_long(v, 0, 1 << 20, &a->greedy))
             return fprintf(stderr, "solebox eval: --greedy '%s' is not a count (0..1048576)\n", v), 2;
-        else if ((strcmp(o, "-t") == 0 || strcmp(o, "--threads") == 0) && !parse_long(v, 1, 1024, &a->threads))
+        else if ((strcmp(o, "-t") == 0 || strcmp(o, "--threads") == 0) && !sb_cli_long(v, 1, 1024, &a->threads))
             return fprintf(stderr, "solebox eval: -t '%s' is not a thread count (1..1024)\n", v), 2;
-        else if (strcmp(o, "--ctx") == 0 && !parse_long(v, 1, 1 << 24, &a->ctx))
+        else if (strcmp(o, "--ctx") == 0 && !sb_cli_long(v, 1, 1 << 24, &a->ctx))
             return fprintf(stderr, "solebox eval: --ctx '%s' is not a context size\n", v), 2;
         else if (strcmp(o, "--kv-type") == 0) {
             if (strcmp(v, "f32") == 0)

@@ -14,6 +14,7 @@
  * jansson included, cannot hold them as numbers), and NaN/infinite floats as
  * the strings "nan", "inf", "-inf".
  */
+#include "cli_args.h"
 #include "commands.h"
 
 #include "sb_buf.h"
@@ -471,17 +472,6 @@ static void usage(FILE *f) {
 }
 
 /* Parses a non-negative decimal count. */
-static bool parse_count(const char *s, uint64_t *out) {
-    if (!s || !*s || *s == '-' || *s == '+')
-        return false;
-    char *end;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (*end)
-        return false;
-    *out = v;
-    return true;
-}
-
 int sb_cmd_inspect(int argc, char **argv) {
     inspect_opts opt = {.max_array = UINT64_MAX};
     for (int i = 1; i < argc; i++) {
@@ -495,7 +485,7 @@ int sb_cmd_inspect(int argc, char **argv) {
             opt.full = true;
         } else if (strcmp(a, "--max-array") == 0 || strncmp(a, "--max-array=", 12) == 0) {
             const char *v = a[11] == '=' ? a + 12 : (i + 1 < argc ? argv[++i] : NULL);
-            if (!parse_count(v, &opt.max_array)) {
+            if (!sb_cli_u64(v, &opt.max_array)) {
                 fprintf(stderr, "solebox inspect: --max-array needs a non-negative number\n");
                 usage(stderr);
                 return 2;

@@ -12,6 +12,7 @@
  * one request and parallel 1. Ctrl-C cancels the generation and still
  * prints the figures.
  */
+#include "cli_args.h"
 #include "commands.h"
 
 #include "sb_alloc.h"
@@ -56,38 +57,6 @@ static void usage(FILE *out) {
 }
 
 /* Parses a whole decimal int; false on junk or overflow. */
-static bool parse_int(const char *s, int *out) {
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < INT_MIN || v > INT_MAX)
-        return false;
-    *out = (int)v;
-    return true;
-}
-
-static bool parse_float(const char *s, float *out) {
-    char *end;
-    errno = 0;
-    float v = strtof(s, &end);
-    if (errno || end == s || *end || !isfinite(v))
-        return false;
-    *out = v;
-    return true;
-}
-
-static bool parse_u64(const char *s, uint64_t *out) {
-    char *end;
-    errno = 0;
-    if (*s == '-')
-        return false;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || end == s || *end)
-        return false;
-    *out = (uint64_t)v;
-    return true;
-}
-
 typedef struct run_args {
     const char *model, *prompt, *system;
     int n_predict, threads, ctx;
@@ -130,23 +99,23 @@ static int parse_args(int argc, char **argv, run_args *a) {
         else if (!strcmp(o, "--system"))
             a->system = v;
         else if (!strcmp(o, "-n") || !strcmp(o, "--n-predict"))
-            ok = parse_int(v, &a->n_predict);
+            ok = sb_cli_int(v, INT_MIN, INT_MAX, &a->n_predict);
         else if (!strcmp(o, "-t") || !strcmp(o, "--threads"))
-            ok = parse_int(v, &a->threads) && a->threads > 0;
+            ok = sb_cli_int(v, INT_MIN, INT_MAX, &a->threads) && a->threads > 0;
         else if (!strcmp(o, "-c") || !strcmp(o, "--ctx"))
-            ok = parse_int(v, &a->ctx) && a->ctx > 0;
+            ok = sb_cli_int(v, INT_MIN, INT_MAX, &a->ctx) && a->ctx > 0;
         else if (!strcmp(o, "--temp"))
-            ok = parse_float(v, &a->sp.temperature);
+            ok = sb_cli_float(v, &a->sp.temperature);
         else if (!strcmp(o, "--top-k"))
-            ok = parse_int(v, &a->sp.top_k);
+            ok = sb_cli_int(v, INT_MIN, INT_MAX, &a->sp.top_k);
         else if (!strcmp(o, "--top-p"))
-            ok = parse_float(v, &a->sp.top_p) && a->sp.top_p >= 0.0f && a->sp.top_p <= 1.0f;
+            ok = sb_cli_float(v, &a->sp.top_p) && a->sp.top_p >= 0.0f && a->sp.top_p <= 1.0f;
         else if (!strcmp(o, "--min-p"))
-            ok = parse_float(v, &a->sp.min_p) && a->sp.min_p >= 0.0f && a->sp.min_p <= 1.0f;
+            ok = sb_cli_float(v, &a->sp.min_p) && a->sp.min_p >= 0.0f && a->sp.min_p <= 1.0f;
         else if (!strcmp(o, "--repeat-penalty"))
-            ok = parse_float(v, &a->sp.repeat_penalty) && a->sp.repeat_penalty > 0.0f;
+            ok = sb_cli_float(v, &a->sp.repeat_penalty) && a->sp.repeat_penalty > 0.0f;
         else if (!strcmp(o, "--seed"))
-            ok = parse_u64(v, &a->sp.seed);
+            ok = sb_cli_u64(v, &a->sp.seed);
         else if (!strcmp(o, "--kv-type")) {
             if (!strcmp(v, "f16"))
                 a->kv_type = SB_TYPE_F16;

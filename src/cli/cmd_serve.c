@@ -8,6 +8,7 @@
  * exit (within 5 s with the defaults). With no model the server still
  * starts, and /health and the log say how to add one.
  */
+#include "cli_args.h"
 #include "commands.h"
 
 #include "sb_alloc.h"
@@ -79,16 +80,6 @@ static void usage(FILE *out) {
 }
 
 /* A whole decimal number in [lo, hi]. */
-static bool parse_int(const char *s, long lo, long hi, long *out) {
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi)
-        return false;
-    *out = v;
-    return true;
-}
-
 /* Fills o from argv; returns 0, or 2 after printing a usage error. */
 static int parse_args(int argc, char **argv, serve_opts *o) {
     memset(o, 0, sizeof *o);
@@ -122,34 +113,34 @@ static int parse_args(int argc, char **argv, serve_opts *o) {
         } else if (!strcmp(a, "--host")) {
             o->host = v;
         } else if (!strcmp(a, "--port")) {
-            ok = parse_int(v, 0, 65535, &n);
+            ok = sb_cli_long(v, 0, 65535, &n);
             o->port = (int)n;
         } else if (!strcmp(a, "--parallel")) {
-            ok = parse_int(v, 1, 1024, &n);
+            ok = sb_cli_long(v, 1, 1024, &n);
             o->parallel = (int)n;
         } else if (!strcmp(a, "-c") || !strcmp(a, "--ctx")) {
-            ok = parse_int(v, 0, 1 << 22, &n);
+            ok = sb_cli_long(v, 0, 1 << 22, &n);
             o->n_ctx = (int)n;
         } else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) {
-            ok = parse_int(v, 0, 1024, &n);
+            ok = sb_cli_long(v, 0, 1024, &n);
             o->threads = (int)n;
         } else if (!strcmp(a, "--queue")) {
-            ok = parse_int(v, 1, 1 << 20, &n);
+            ok = sb_cli_long(v, 1, 1 << 20, &n);
             o->queue = (int)n;
         } else if (!strcmp(a, "--batch")) {
-            ok = parse_int(v, 1, 1 << 20, &n);
+            ok = sb_cli_long(v, 1, 1 << 20, &n);
             o->batch = (int)n;
         } else if (!strcmp(a, "--http-threads")) {
-            ok = parse_int(v, 1, 256, &n);
+            ok = sb_cli_long(v, 1, 256, &n);
             o->http_threads = (int)n;
         } else if (!strcmp(a, "--timeout")) {
-            ok = parse_int(v, 1, 86400, &n);
+            ok = sb_cli_long(v, 1, 86400, &n);
             o->timeout_s = (unsigned)n;
         } else if (!strcmp(a, "--max-body")) {
-            ok = parse_int(v, 1024, 1L << 30, &n);
+            ok = sb_cli_long(v, 1024, 1L << 30, &n);
             o->max_body = (size_t)n;
         } else if (!strcmp(a, "--grace")) {
-            ok = parse_int(v, 0, 60000, &n);
+            ok = sb_cli_long(v, 0, 60000, &n);
             o->grace_ms = (int)n;
         } else if (!strcmp(a, "--cors-origin")) {
             ok = o->n_cors < MAX_LIST;
