@@ -18,6 +18,7 @@ struct sb_engine {
     bool tmpl_default;
     char tmpl_note[256];
     sb_scheduler *sched;
+    sb_gguf *vocab; /* synthetic with a vocab file: kept open as a model file is */
     int n_ctx, parallel, page_size, n_pages;
     uint64_t kv_bytes;
     double load_s;
@@ -78,10 +79,27 @@ static sb_status load_template(sb_engine *e, const sb_gguf *g, sb_error *err) {
     return sb_template_compile(chatml, strlen(chatml), NULL, &e->tmpl, err);
 }
 
+/* A synthetic model's tokenizer and chat template (or ChatML) from a
+ * vocabulary GGUF whose token count is the model's vocabulary size. */
+static sb_status load_vocab(sb_engine *e, const char *path, sb_error *err) {
+    sb_status st = sb_gguf_open(path, &e->vocab, err);
+    if (st == SB_OK)
+        st = sb_tokenizer_create(e->vocab, &e->tok, err);
+    if (st != SB_OK)
+        return sb_error_prefix(err, "%s: ", path);
+    const int n_vocab = sb_model_get_hparams(e->model)->n_vocab;
+    if (sb_tokenizer_n_vocab(e->tok) != n_vocab)
+        return sb_error_set(err, SB_ERR_INVALID_ARG, "%s has %d tokens but the model has %d", path,
+                            sb_tokenizer_n_vocab(e->tok), n_vocab);
+    return load_template(e, e->vocab, err);
+}
+
 static sb_status load_model(sb_engine *e, const sb_engine_opts *o, sb_error *err) {
     sb_model_load_opts mo = {.repack = o->repack};
-    if (o->synthetic)
-        return sb_model_load_synthetic(o->synthetic, e->backend, &mo, &e->model, err);
+    if (o->synthetic) {
+        sb_status st = sb_model_load_synthetic(o->synthetic, e->backend, &mo, &e->model, err);
+        return st == SB_OK && o->vocab_path ? load_vocab(e, o->vocab_path, err) : st;
+    }
     sb_gguf *g = NULL;
     sb_status st = sb_gguf_open(o->model_path, &g, err);
     if (st != SB_OK)
@@ -204,6 +222,7 @@ void sb_engine_free(sb_engine *e) {
     sb_template_free(e->tmpl);
     sb_tokenizer_free(e->tok);
     sb_backend_destroy(e->backend);
+    sb_gguf_close(e->vocab);
     sb_free(e);
 }
 

@@ -42,6 +42,8 @@ typedef struct sb_engine sb_engine;
 typedef struct sb_engine_opts {
     const char *model_path; /* GGUF file */
     const char *synthetic;  /* or "<shape>:<type>" (sb_model_load_synthetic): no tokenizer, no scheduler */
+    const char *vocab_path; /* with synthetic: a GGUF whose tokenizer (and chat template, else ChatML) the
+                               model uses, its token count the model's vocabulary; then it is served like a file */
     int n_threads;          /* <= 0: one per online CPU */
     int n_ctx;              /* positions per sequence; 0: min(training context, 4096) */
     int parallel;           /* sequences generating at once (>= 1) */
@@ -66,7 +68,7 @@ sb_status sb_engine_create(const sb_engine_opts *opts, sb_engine **out, sb_error
 void sb_engine_free(sb_engine *e);
 
 /* Borrowed pointers, valid until sb_engine_free. tokenizer, template and
- * scheduler are NULL for a synthetic model; without start_scheduler the
+ * scheduler are NULL for a synthetic model without vocab_path; without start_scheduler the
  * scheduler is NULL, and so are tokenizer and template when the file's
  * tokenizer metadata is unusable (the model alone still loads). */
 sb_model *sb_engine_model(const sb_engine *e);

@@ -39,9 +39,6 @@ typedef struct areq {
 
 struct adapter {
     sb_engine *engine;
-    sb_tokenizer *own_tok;   /* synthetic: from the vocab file */
-    sb_template *own_tmpl;   /* synthetic: ChatML */
-    sb_scheduler *own_sched; /* synthetic: ours */
     const sb_tokenizer *tok;
     const sb_template *tmpl;
     sb_scheduler *sched;
@@ -354,10 +351,7 @@ static void a_destroy(void *impl) {
         return;
     if (ad->sched)
         sb_scheduler_shutdown(ad->sched, false);
-    sb_scheduler_free(ad->own_sched);
     sb_engine_free(ad->engine);
-    sb_template_free(ad->own_tmpl);
-    sb_tokenizer_free(ad->own_tok);
     pthread_mutex_destroy(&ad->reg_mu);
     sb_free(ad);
 }
@@ -373,78 +367,12 @@ static const sb_srv_model_ops adapter_ops = {
     .destroy = a_destroy,
 };
 
-/* ---- synthetic models: our own tokenizer and scheduler ---- */
-
-/* Scheduler hooks of a synthetic model: the engine's model, our tokenizer. */
-static sb_status hook_forward(void *ud, const sb_batch *batch, const sb_tensor **logits, sb_error *err) {
-    adapter *ad = ud;
-    sb_model *m = sb_engine_model(ad->engine);
-    sb_status st = sb_model_forward(m, batch, err);
-    *logits = sb_model_logits(m);
-    return st;
-}
-static void *hook_stream_create(void *ud) { return sb_detok_stream_create(((adapter *)ud)->tok, false); }
-static sb_status hook_stream_push(void *s, int32_t token, sb_buf *out, sb_error *err) {
-    return sb_detok_stream_push(s, token, out, err);
-}
-static sb_status hook_stream_flush(void *s, sb_buf *out, sb_error *err) { return sb_detok_stream_flush(s, out, err); }
-static void hook_stream_free(void *s) { sb_detok_stream_free(s); }
-static bool hook_is_eog(void *ud, int32_t token) { return sb_tokenizer_is_eog(((adapter *)ud)->tok, token); }
-
-/* The tokenizer of the vocab file, ChatML, and a scheduler over the
- * engine's model and KV cache. */
-static sb_status setup_synthetic(adapter *ad, const sb_srv_engine_opts *o, sb_error *err) {
-    if (!o->vocab_path)
-        return sb_error_set(err, SB_ERR_INVALID_ARG, "--synthetic needs --vocab FILE (a GGUF with a tokenizer)");
-    sb_gguf *g = NULL;
-    sb_status st = sb_gguf_open(o->vocab_path, &g, err);
-    if (st == SB_OK)
-        st = sb_tokenizer_create(g, &ad->own_tok, err);
-    sb_gguf_close(g);
-    if (st != SB_OK)
-        return sb_error_prefix(err, "%s: ", o->vocab_path);
-    ad->tok = ad->own_tok;
-    const sb_model_hparams *hp = sb_engine_hparams(ad->engine);
-    if (sb_tokenizer_n_vocab(ad->tok) != hp->n_vocab)
-        return sb_error_set(err, SB_ERR_INVALID_ARG, "%s has %d tokens but the model '%s' has %d", o->vocab_path,
-                            sb_tokenizer_n_vocab(ad->tok), o->synthetic, hp->n_vocab);
-    const char *chatml = sb_template_default_chatml();
-    st = sb_template_compile(chatml, strlen(chatml), NULL, &ad->own_tmpl, err);
-    if (st != SB_OK)
-        return st;
-    ad->tmpl = ad->own_tmpl;
-    sb_sched_model sm = {
-        .backend = sb_engine_backend(ad->engine),
-        .n_vocab = hp->n_vocab,
-        .n_ctx = sb_engine_n_ctx(ad->engine),
-        .page_size = sb_engine_page_size(ad->engine),
-        .n_pages = sb_engine_kv_pages(ad->engine),
-        .forward = hook_forward,
-        .ud = ad,
-    };
-    sb_sched_text tx = {
-        .stream_create = hook_stream_create,
-        .stream_push = hook_stream_push,
-        .stream_flush = hook_stream_flush,
-        .stream_free = hook_stream_free,
-        .is_eog = hook_is_eog,
-        .ud = ad,
-    };
-    sb_sched_config sc = sb_sched_config_default();
-    sc.parallel = o->parallel > 0 ? o->parallel : 1;
-    if (o->max_queue > 0)
-        sc.max_queue = o->max_queue;
-    if (o->batch_tokens > 0)
-        sc.batch_tokens = o->batch_tokens;
-    st = sb_scheduler_create(&sm, &tx, &sc, &ad->own_sched, err);
-    ad->sched = ad->own_sched;
-    return st;
-}
-
 /* See srv_engine_adapter.h. */
 sb_status sb_srv_engine_load(const sb_srv_engine_opts *o, sb_srv_model **out, char *note, size_t note_cap,
                              sb_error *err) {
     *out = NULL;
+    if (o->synthetic && !o->vocab_path)
+        return sb_error_set(err, SB_ERR_INVALID_ARG, "--synthetic needs --vocab FILE (a GGUF with a tokenizer)");
     adapter *ad = sb_calloc(1, sizeof *ad);
     sb_srv_model *m = sb_calloc(1, sizeof *m);
     if (!ad || !m) {
@@ -456,6 +384,7 @@ sb_status sb_srv_engine_load(const sb_srv_engine_opts *o, sb_srv_model **out, ch
     sb_engine_opts eo = sb_engine_opts_default();
     eo.model_path = o->synthetic ? NULL : o->model_path;
     eo.synthetic = o->synthetic;
+    eo.vocab_path = o->synthetic ? o->vocab_path : NULL;
     eo.n_threads = o->n_threads;
     eo.n_ctx = o->n_ctx;
     eo.parallel = o->parallel > 0 ? o->parallel : 1;
@@ -465,16 +394,14 @@ sb_status sb_srv_engine_load(const sb_srv_engine_opts *o, sb_srv_model **out, ch
         eo.batch_tokens = o->batch_tokens;
     if (eo.batch_tokens < eo.parallel)
         eo.batch_tokens = eo.parallel;
-    eo.start_scheduler = !o->synthetic;
     sb_status st = sb_engine_create(&eo, &ad->engine, err);
-    if (st == SB_OK && o->synthetic) {
-        st = setup_synthetic(ad, o, err);
-    } else if (st == SB_OK) {
+    if (st == SB_OK) {
         ad->tok = sb_engine_tokenizer(ad->engine);
         ad->tmpl = sb_engine_template(ad->engine);
         ad->sched = sb_engine_scheduler(ad->engine);
         if (!ad->tok || !ad->tmpl || !ad->sched)
-            st = sb_error_set(err, SB_ERR_UNSUPPORTED, "%s: the model has no tokenizer", o->model_path);
+            st = sb_error_set(err, SB_ERR_UNSUPPORTED, "%s: the model has no tokenizer",
+                              o->synthetic ? o->synthetic : o->model_path);
     }
     if (st != SB_OK) {
         a_destroy(ad);
@@ -487,7 +414,7 @@ sb_status sb_srv_engine_load(const sb_srv_engine_opts *o, sb_srv_model **out, ch
     m->n_ctx = sb_engine_n_ctx(ad->engine);
     m->n_vocab = ad->n_vocab;
     if (note && note_cap) {
-        const char *tn = o->synthetic ? "" : sb_engine_template_note(ad->engine);
+        const char *tn = sb_engine_template_note(ad->engine);
         snprintf(note, note_cap, "loaded in %.2f s: context %d, parallel %d, %d KV pages of %d (%.1f MiB)%s%s",
                  sb_engine_load_seconds(ad->engine), m->n_ctx, sb_engine_parallel(ad->engine),
                  sb_engine_kv_pages(ad->engine), sb_engine_page_size(ad->engine),
