@@ -10,18 +10,9 @@
 static void handle_chat(sb_http_req *req, void *ud) {
     sb_server *s = ud;
     sb_api_error e = {0};
-    json_t *body = srv_parse_body(s, req, &e);
-    if (!body) {
-        sb_http_reply_error(req, &e);
-        return;
-    }
     sb_oai_request r;
-    int st = sb_oai_request_parse(body, SB_OAI_CHAT, &s->limits, &r, &e);
-    json_decref(body);
-    if (st) {
-        sb_http_reply_error(req, &e);
+    if (!srv_read_oai_request(s, req, SB_OAI_CHAT, &r))
         return;
-    }
     srv_slot *slot;
     char *text = NULL;
     int32_t *ids = NULL;

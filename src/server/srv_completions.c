@@ -44,18 +44,9 @@ static int prepare(const sb_srv_model *m, const sb_oai_request *r, sb_gen_prompt
 static void handle_completions(sb_http_req *req, void *ud) {
     sb_server *s = ud;
     sb_api_error e = {0};
-    json_t *body = srv_parse_body(s, req, &e);
-    if (!body) {
-        sb_http_reply_error(req, &e);
-        return;
-    }
     sb_oai_request r;
-    int st = sb_oai_request_parse(body, SB_OAI_COMPLETION, &s->limits, &r, &e);
-    json_decref(body);
-    if (st) {
-        sb_http_reply_error(req, &e);
+    if (!srv_read_oai_request(s, req, SB_OAI_COMPLETION, &r))
         return;
-    }
     srv_slot *slot;
     sb_gen_prompt *prompts = sb_calloc(r.n_prompts, sizeof *prompts);
     int32_t **ids = sb_calloc(r.n_prompts, sizeof *ids);

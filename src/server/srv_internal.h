@@ -52,6 +52,10 @@ int srv_find_model(sb_server *s, sb_http_req *req, const char *id, srv_slot **ou
 /* Parses the request body as a JSON object with the server's bounds;
  * NULL with e filled (400) on failure. */
 json_t *srv_parse_body(sb_server *s, sb_http_req *req, sb_api_error *e);
+/* The body as an OpenAI request of `kind` (chat or completions): true with
+ * r filled (the caller frees it with sb_oai_request_free), or false after
+ * answering req with the error. */
+bool srv_read_oai_request(sb_server *s, sb_http_req *req, sb_oai_kind kind, sb_oai_request *r);
 /* Checks prompt length and max_tokens against the model's context and
  * resolves max_tokens; param names the prompt field for errors. */
 int srv_check_context(const sb_srv_model *m, const sb_oai_request *r, size_t n_prompt, const char *param,

@@ -245,6 +245,23 @@ json_t *srv_parse_body(sb_server *s, sb_http_req *req, sb_api_error *e) {
     return root;
 }
 
+/* See srv_internal.h. */
+bool srv_read_oai_request(sb_server *s, sb_http_req *req, sb_oai_kind kind, sb_oai_request *r) {
+    sb_api_error e = {0};
+    json_t *body = srv_parse_body(s, req, &e);
+    if (!body) {
+        sb_http_reply_error(req, &e);
+        return false;
+    }
+    int st = sb_oai_request_parse(body, kind, &s->limits, r, &e);
+    json_decref(body);
+    if (st) {
+        sb_http_reply_error(req, &e);
+        return false;
+    }
+    return true;
+}
+
 /* See srv_internal.h. A prompt that leaves no room for one token, or one
  * whose max_tokens does not fit, is a 400: never a silent truncation. */
 int srv_check_context(const sb_srv_model *m, const sb_oai_request *r, size_t n_prompt, const char *param,
