@@ -13,6 +13,7 @@
 #include "sb_checked.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <stdio.h>
@@ -433,13 +434,30 @@ static void fsync_parent_dir(const char *path) {
 
 sb_status sb_gguf_writer_write(sb_gguf_writer *w, const char *path, sb_gguf_fill_fn fill, void *fill_ud,
                                sb_gguf_progress_fn progress, void *progress_ud, sb_error *err) {
+    /* A fresh temporary name beside path, created exclusively (O_EXCL: never
+     * an existing file or a planted symlink; unique between threads and
+     * processes), renamed over path once complete. */
+    static atomic_uint seq;
     sb_buf tmp;
     sb_buf_init(&tmp);
-    if (sb_buf_printf(&tmp, "%s.tmp.%ld", path, (long)getpid()) != SB_OK)
-        return sb_error_set(err, SB_ERR_NOMEM, "out of memory");
-    FILE *fp = fopen(tmp.data, "wb");
+    int fd = -1;
+    for (int attempt = 0; fd < 0 && attempt < 100; attempt++) {
+        sb_buf_reset(&tmp);
+        if (sb_buf_printf(&tmp, "%s.tmp.%ld.%u", path, (long)getpid(), atomic_fetch_add(&seq, 1)) != SB_OK) {
+            sb_buf_free(&tmp);
+            return sb_error_set(err, SB_ERR_NOMEM, "out of memory");
+        }
+        fd = open(tmp.data, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        if (fd < 0 && errno != EEXIST)
+            break;
+    }
+    FILE *fp = fd >= 0 ? fdopen(fd, "wb") : NULL;
     if (!fp) {
         sb_status st = sb_error_set(err, SB_ERR_IO, "cannot create %s: %s", tmp.data, strerror(errno));
+        if (fd >= 0) {
+            close(fd);
+            unlink(tmp.data);
+        }
         sb_buf_free(&tmp);
         return st;
     }

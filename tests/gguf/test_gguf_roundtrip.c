@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static sb_gguf *open_mem(const void *p, size_t n) {
     sb_gguf *g = NULL;
@@ -539,6 +540,43 @@ static int dir_entries(const char *dir) {
     return n;
 }
 
+/* Temporary names planted as symlinks (every name this process could try
+ * first) are never followed: the write goes elsewhere and the file a
+ * symlink points at is untouched. */
+static void test_planted_temporaries(void) {
+    char dir[512], path[600], victim[600], link[700];
+    snprintf(dir, sizeof dir, "%s/planted", sb_test_tmpdir());
+    snprintf(path, sizeof path, "%s/model.gguf", dir);
+    snprintf(victim, sizeof victim, "%s/victim", dir);
+    SB_CHECK(mkdir(dir, 0755) == 0);
+    FILE *f = fopen(victim, "w");
+    SB_CHECK(f && fputs("keep", f) >= 0 && fclose(f) == 0);
+    for (int i = 0; i < 64; i++) {
+        snprintf(link, sizeof link, "%s.tmp.%ld.%d", path, (long)getpid(), i);
+        SB_CHECK(symlink(victim, link) == 0);
+    }
+    snprintf(link, sizeof link, "%s.tmp.%ld", path, (long)getpid()); /* the name once used */
+    SB_CHECK(symlink(victim, link) == 0);
+    uint8_t *bufs[N_TENSORS];
+    sb_gguf_writer *w = tensor_writer(64, bufs, 0);
+    sb_error err;
+    SB_CHECKF(sb_gguf_writer_write(w, path, NULL, NULL, NULL, NULL, &err) == SB_OK, "%s", err.msg);
+    char *data;
+    size_t len;
+    SB_CHECK(sb_file_read_all(victim, 1024, &data, &len, &err) == SB_OK && len == 4 && memcmp(data, "keep", 4) == 0);
+    sb_free(data);
+    sb_gguf *g = NULL;
+    SB_CHECK(sb_gguf_open(path, &g, &err) == SB_OK);
+    if (g) {
+        check_tensors(g, 64, bufs);
+        sb_gguf_close(g);
+    }
+    SB_CHECK_EQ_INT(dir_entries(dir), 2 + 65); /* model, victim, the links; no temporary left */
+    sb_gguf_writer_free(w);
+    for (size_t i = 0; i < N_TENSORS; i++)
+        free(bufs[i]);
+}
+
 static void test_file_output(void) {
     char dir[512], path[600];
     snprintf(dir, sizeof dir, "%s/out", sb_test_tmpdir());
@@ -658,6 +696,7 @@ int main(int argc, char **argv) {
     SB_RUN(test_getters);
     SB_RUN(test_tensors_alignments);
     SB_RUN(test_file_output);
+    SB_RUN(test_planted_temporaries);
     SB_RUN(test_noncanonical_layout);
     return sb_test_finish();
 }
