@@ -92,6 +92,20 @@ static sb_status check_batch(const sb_model *m, const sb_batch *b, sb_error *err
     return SB_OK;
 }
 
+/* ys[i] = x . ws[i]^T + bs[i] for weights that read the same activations
+ * (q/k/v, gate/up): one matmul_multi op where the backend has it (x read
+ * once, all rows split over its threads together), else one matmul each. */
+static void project(sb_backend *be, const sb_tensor *const *ws, const sb_tensor *const *bs, int nw, const sb_tensor *x,
+                    sb_tensor *const *ys, int n) {
+    const sb_backend_ops *op = be->ops;
+    if (op->matmul_multi) {
+        op->matmul_multi(be, ws, nw, x, bs, ys, n);
+        return;
+    }
+    for (int i = 0; i < nw; i++)
+        op->matmul(be, ws[i], x, bs[i], ys[i], n, false);
+}
+
 sb_status sb_model_forward(sb_model *m, const sb_batch *batch, sb_error *err) {
     sb_status st = check_batch(m, batch, err);
     if (st == SB_OK)
@@ -113,15 +127,9 @@ sb_status sb_model_forward(sb_model *m, const sb_batch *batch, sb_error *err) {
 
         /* self-attention */
         op->rmsnorm(be, &m->x, L->attn_norm, eps, &m->xb, n);  /* xb [n][E] */
-        if (op->matmul_multi) { /* q [n][H dk], k [n][Hkv dk], v [n][Hkv dv] */
-            const sb_tensor *w3[3] = {L->wq, L->wk, L->wv}, *b3[3] = {L->bq, L->bk, L->bv};
-            sb_tensor *y3[3] = {&m->q, &m->k, &m->v};
-            op->matmul_multi(be, w3, 3, &m->xb, b3, y3, n);
-        } else {
-            op->matmul(be, L->wq, &m->xb, L->bq, &m->q, n, false);
-            op->matmul(be, L->wk, &m->xb, L->bk, &m->k, n, false);
-            op->matmul(be, L->wv, &m->xb, L->bv, &m->v, n, false);
-        }
+        const sb_tensor *wqkv[3] = {L->wq, L->wk, L->wv}, *bqkv[3] = {L->bq, L->bk, L->bv};
+        sb_tensor *qkv[3] = {&m->q, &m->k, &m->v}; /* q [n][H dk], k [n][Hkv dk], v [n][Hkv dv] */
+        project(be, wqkv, bqkv, 3, &m->xb, qkv, n);
         if (L->q_norm) {
             op->rmsnorm(be, &m->q, L->q_norm, eps, &m->q, n); /* per head of dk */
             op->rmsnorm(be, &m->k, L->k_norm, eps, &m->k, n);
@@ -141,14 +149,9 @@ sb_status sb_model_forward(sb_model *m, const sb_batch *batch, sb_error *err) {
 
         /* feed-forward (SwiGLU) */
         op->rmsnorm(be, &m->x, L->ffn_norm, eps, &m->xb, n);
-        if (op->matmul_multi) { /* hb [n][F], hb2 [n][F] */
-            const sb_tensor *w2[2] = {L->w_gate, L->w_up}, *b2[2] = {NULL, NULL};
-            sb_tensor *y2[2] = {&m->hb, &m->hb2};
-            op->matmul_multi(be, w2, 2, &m->xb, b2, y2, n);
-        } else {
-            op->matmul(be, L->w_gate, &m->xb, NULL, &m->hb, n, false);
-            op->matmul(be, L->w_up, &m->xb, NULL, &m->hb2, n, false);
-        }
+        const sb_tensor *wgu[2] = {L->w_gate, L->w_up}, *bgu[2] = {NULL, NULL};
+        sb_tensor *gu[2] = {&m->hb, &m->hb2}; /* hb [n][F], hb2 [n][F] */
+        project(be, wgu, bgu, 2, &m->xb, gu, n);
         op->swiglu(be, &m->hb, &m->hb2, &m->hb, n);
         op->matmul(be, L->w_down, &m->hb, NULL, &m->x, n, true); /* x += hb Wdown */
     }

@@ -120,15 +120,20 @@ static void bias_part(void *ctx, int ith, int nth) {
     }
 }
 
+/* y[n][ne0] += bias (nothing when bias is NULL). */
+static void add_bias(cpu_backend *cb, const sb_tensor *bias, sb_tensor *y, int n) {
+    if (!bias)
+        return;
+    bias_job j = {y->data, sb_cpu_f32(bias), n, (long)y->ne[0]};
+    sb_cpu_run(cb, bias_part, &j, (long)n * j.len);
+}
+
 void sb_cpu_matmul_op(sb_backend *b, const sb_tensor *w, const sb_tensor *x, const sb_tensor *bias, sb_tensor *y, int n,
                       bool accumulate) {
     cpu_backend *cb = cpu_of(b);
     const cpu_weight *cw = w->impl;
     sb_cpu_matmul(cb->pool, &cw->mm, x->data, n, y->data, accumulate, cb->mm_scratch);
-    if (bias) {
-        bias_job j = {y->data, sb_cpu_f32(bias), n, (long)y->ne[0]};
-        sb_cpu_run(cb, bias_part, &j, (long)n * j.len);
-    }
+    add_bias(cb, bias, y, n);
 }
 
 /* matmul_multi op: one sb_cpu_matmul_multi call (the activations quantized
@@ -151,10 +156,7 @@ void sb_cpu_matmul_multi_op(sb_backend *b, const sb_tensor *const *ws, int nw, c
         for (int i = 0; i < nw; i++)
             sb_cpu_matmul(cb->pool, mw[i], x->data, n, y[i], false, cb->mm_scratch);
     for (int i = 0; biases && i < nw; i++)
-        if (biases[i]) {
-            bias_job j = {ys[i]->data, sb_cpu_f32(biases[i]), n, (long)ys[i]->ne[0]};
-            sb_cpu_run(cb, bias_part, &j, (long)n * j.len);
-        }
+        add_bias(cb, biases[i], ys[i], n);
 }
 
 /* ---- rope ------------------------------------------------------------ */

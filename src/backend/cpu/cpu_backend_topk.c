@@ -101,6 +101,30 @@ static int radix_topk(const float *x, int n, int k, uint64_t *a, uint64_t *b, sb
     return k;
 }
 
+/* The k best of x[0..n) into out, best first (same order as radix_topk):
+ * a bounded min-heap of the k kept so far, then a heap sort. */
+static int heap_topk(const float *x, int n_vocab, int k, sb_candidate *out) {
+    int n = 0;
+    for (int i = 0; i < n_vocab; i++) {
+        sb_candidate c = {i, x[i]};
+        if (n < k) {
+            out[n] = c;
+            sift_up(out, n++);
+        } else if (better(c, out[0])) {
+            out[0] = c;
+            sift_down(out, n, 0);
+        }
+    }
+    /* Heap sort: repeatedly move the worst to the end -> best first. */
+    for (int m = n - 1; m > 0; m--) {
+        sb_candidate t = out[0];
+        out[0] = out[m];
+        out[m] = t;
+        sift_down(out, m, 0);
+    }
+    return n;
+}
+
 /* Applies bias and penalties to buf (a copy of the row). */
 static void apply_prep(float *buf, int n_vocab, const sb_sample_prep *p) {
     for (int i = 0; i < p->n_bias; i++) {
@@ -141,28 +165,9 @@ sb_status sb_cpu_topk(sb_backend *b, const sb_tensor *logits, int row, const sb_
     }
     if (k > n_vocab)
         k = n_vocab;
-    int n = 0;
-    if (k > SB_TOPK_HEAP_MAX && (size_t)n_vocab <= cb->topk_cap && cb->topk_sort) {
-        n = radix_topk(x, n_vocab, k, cb->topk_sort, cb->topk_sort + cb->topk_cap, out);
-        k = 0; /* the heap below has nothing to do */
-    }
-    for (int i = 0; k > 0 && i < n_vocab; i++) {
-        sb_candidate c = {i, x[i]};
-        if (n < k) {
-            out[n] = c;
-            sift_up(out, n++);
-        } else if (better(c, out[0])) {
-            out[0] = c;
-            sift_down(out, n, 0);
-        }
-    }
-    /* Heap sort: repeatedly move the worst to the end -> best first. */
-    for (int m = n - 1; k > 0 && m > 0; m--) {
-        sb_candidate t = out[0];
-        out[0] = out[m];
-        out[m] = t;
-        sift_down(out, m, 0);
-    }
+    const int n = k > SB_TOPK_HEAP_MAX && (size_t)n_vocab <= cb->topk_cap && cb->topk_sort
+                      ? radix_topk(x, n_vocab, k, cb->topk_sort, cb->topk_sort + cb->topk_cap, out)
+                      : heap_topk(x, n_vocab, k, out);
     /* Temperature is monotonic: scale only the kept candidates. */
     if (prep && prep->temperature > 0.0f && prep->temperature != 1.0f)
         for (int i = 0; i < n; i++)
