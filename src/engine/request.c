@@ -8,6 +8,7 @@
 #include "sb_alloc.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <string.h>
 #include <time.h>
 
@@ -59,22 +60,54 @@ void sched_request_unref(sb_request *r) {
         request_destroy(r);
 }
 
+/* Slots the queue keeps free for the DONE events still to come. */
+static int done_pending(const sb_request *r) { return r->n_choices - r->n_done_queued; }
+
+/* Grows the queue to twice its size; false on OOM (the queue is unchanged). */
+static bool grow_events(sb_request *r) {
+    if (r->ev_cap > INT_MAX / 2)
+        return false;
+    int cap = r->ev_cap ? r->ev_cap * 2 : 8;
+    sb_event *ne = sb_calloc((size_t)cap, sizeof *ne);
+    if (!ne)
+        return false;
+    for (int i = 0; i < r->ev_len; i++)
+        ne[i] = r->events[(r->ev_head + i) % r->ev_cap];
+    sb_free(r->events);
+    r->events = ne;
+    r->ev_cap = cap;
+    r->ev_head = 0;
+    return true;
+}
+
+sb_status sched_request_reserve_events(sb_request *r) {
+    if (r->n_choices < 1 || r->n_choices > INT_MAX - 8)
+        return SB_ERR_INVALID_ARG;
+    r->ev_cap = r->n_choices + 8;
+    r->events = sb_calloc((size_t)r->ev_cap, sizeof *r->events);
+    if (!r->events) {
+        r->ev_cap = 0;
+        return SB_ERR_NOMEM;
+    }
+    return SB_OK;
+}
+
 void sched_request_push(sb_request *r, sb_event *ev) {
     pthread_mutex_lock(&r->mu);
-    bool ok = true;
-    if (r->ev_len == r->ev_cap) {
-        int cap = r->ev_cap ? r->ev_cap * 2 : 8;
-        sb_event *ne = sb_calloc((size_t)cap, sizeof *ne);
-        if (ne) {
-            for (int i = 0; i < r->ev_len; i++)
-                ne[i] = r->events[(r->ev_head + i) % r->ev_cap];
-            sb_free(r->events);
-            r->events = ne;
-            r->ev_cap = cap;
-            r->ev_head = 0;
-        } else {
-            ok = false;
-        }
+    const bool done = ev->kind == SB_EVENT_DONE;
+    /* A TEXT event may not take a slot a DONE event still needs: those are
+     * reserved at submit, so every choice's end always reaches the
+     * consumer. Text that finds no room (growing failed) is dropped and its
+     * choice then ends with an error instead of a silently shortened reply. */
+    const int need = done ? 1 : 1 + done_pending(r);
+    bool ok = r->ev_cap - r->ev_len >= need || grow_events(r);
+    sched_seq *q = r->seqs && ev->choice >= 0 && ev->choice < r->n_choices ? &r->seqs[ev->choice] : NULL;
+    if (!ok && !done && q)
+        q->text_lost = true;
+    if (done && q && q->text_lost && ev->finish != SB_FINISH_ERROR && ev->finish != SB_FINISH_CANCELLED) {
+        ev->finish = SB_FINISH_ERROR;
+        ev->stop_index = -1;
+        sb_error_set(&ev->error, SB_ERR_NOMEM, "out of memory: part of the reply could not be delivered");
     }
     if (ok) {
         r->events[(r->ev_head + r->ev_len) % r->ev_cap] = *ev;
@@ -82,7 +115,7 @@ void sched_request_push(sb_request *r, sb_event *ev) {
     } else {
         sb_event_clear(ev);
     }
-    if (ev->kind == SB_EVENT_DONE)
+    if (done)
         r->n_done_queued++;
     pthread_cond_broadcast(&r->cv);
     pthread_mutex_unlock(&r->mu);

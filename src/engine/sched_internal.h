@@ -33,6 +33,7 @@ typedef struct sched_seq {
     int max_tokens;
     uint64_t t_first_ns, t_last_ns;
     double itl_sum_ms, itl_max_ms;
+    bool text_lost;         /* a TEXT event was dropped (out of memory): end with an error */
     int in_batch;           /* entries in the current batch */
     int batch_index;        /* index into the batch's page tables */
 } sched_seq;
@@ -101,9 +102,13 @@ struct sb_scheduler {
 /* request.c */
 sb_request *sched_request_alloc(void);
 void sched_request_unref(sb_request *r);
+/* Allocates the event queue with room for every choice's DONE event (at
+ * submit, once n_choices is set). Errors: out of memory. */
+sb_status sched_request_reserve_events(sb_request *r);
 /* Queues an event (takes ownership of its arrays) and wakes the consumer;
- * calls notify afterwards. On OOM the event's arrays are freed and, for a
- * DONE event, the count still advances so the consumer sees the end. */
+ * calls notify afterwards. DONE events always find a reserved slot. A TEXT
+ * event that finds no room (out of memory) is dropped and its choice's
+ * DONE becomes an error. */
 void sched_request_push(sb_request *r, sb_event *ev);
 
 /* sched_seq.c */

@@ -80,7 +80,7 @@ sb_status sb_scheduler_submit(sb_scheduler *s, const sb_gen_params *p, sb_reques
         r->cache_prompt = p->cache_prompt;
         r->notify = p->notify;
         r->notify_ud = p->notify_ud;
-        if (!r->prompt)
+        if (!r->prompt || sched_request_reserve_events(r) != SB_OK)
             st = sb_error_set(err, SB_ERR_NOMEM, "out of memory");
         if (st == SB_OK && p->sampling.n_logit_bias > 0) {
             r->bias = sb_memdup(p->sampling.logit_bias, sizeof(sb_logit_bias) * (size_t)p->sampling.n_logit_bias);
