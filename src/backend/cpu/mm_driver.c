@@ -10,10 +10,11 @@
  * chunked job (for a single token every thread quantizes the row itself,
  * on its stack), and the rows by a second one whose nth "tickets" each own
  * a contiguous range of 16-row groups. Whoever holds a ticket walks its
- * range front to back a few groups at a time (one sequential stream, as
- * decode needs), then takes groups from the back of the other ranges until
- * none are left. A late or descheduled thread thus delays the call by at
- * most the few groups it is working on, and the threads finish together.
+ * range front to back a piece at a time (one sequential stream, as decode
+ * needs; pieces of up to 1 MB of weights that shrink as the range runs
+ * out), then takes pieces from the back of the other ranges until none are
+ * left. A late or descheduled thread thus delays the call by at most the
+ * piece it is working on, and the threads finish together.
  *
  * A call may carry several weights that multiply the same activations
  * (q, k and v; gate and up): one wake-up of the pool, the activations
@@ -42,10 +43,18 @@
 #define SB_MM_PRIVATE_ACT_BYTES 32768
 /* Stack room for repacking GGUF-layout group-blocks on the fly. */
 #define SB_MM_ONTHEFLY_BYTES 16384
-/* Weight bytes a thread takes at a time for one or two tokens: fine enough
- * that the threads finish within a microsecond or two of each other. With
- * more tokens one 16-row group is already plenty of work. */
-#define SB_MM_PIECE_BYTES 32768
+/* Weight bytes a thread takes at a time for one or two tokens. Every new
+ * piece costs the stream about a memory latency on Zen 4: in the fast
+ * memory regime (2 threads, TinyLlama-shaped Q8_0 decode, tokens paired with
+ * a bandwidth read, variants alternating token by token) 32 KB pieces
+ * reached 81.5% of the read bandwidth, 256 KB 85-87%, 512 KB 87.6%, 1 MB
+ * 87-89%, 2 and 4 MB no more. Pieces are large while a range is long and
+ * shrink as it runs out (take()), so the threads still finish within a
+ * group or two of each other. With more tokens one 16-row group is already
+ * plenty of work. */
+#define SB_MM_PIECE_BYTES (1024 * 1024)
+/* A piece is at most this fraction (1/n) of what is left of its range. */
+#define SB_MM_PIECE_SHARE 4
 /* Tickets (contiguous row ranges) of one call: one per thread, up to this. */
 #define SB_MM_MAX_TICKETS 64
 /* Chunks of a batch's activation quantization job, per thread. */
@@ -129,17 +138,6 @@ static size_t act_bytes(const mm_act *a, int64_t n) { return (size_t)((n + a->w 
 /* Address of block b of token t. */
 static inline uint8_t *act_at(const mm_act *a, int64_t t, int64_t b) {
     return a->buf + (size_t)(t / a->w) * a->tile_bytes + ((size_t)b * (size_t)a->w + (size_t)(t % a->w)) * a->ab;
-}
-
-size_t sb_mm_scratch_size(const sb_cpu_weight *const *ws, int nw, int64_t n) {
-    size_t total = 64;
-    for (int i = 0; i < nw && n > 0; i++)
-        if (sb_act_kind_of_type(ws[i]->type) != SB_ACT_F32) {
-            mm_act a;
-            act_layout(&a, ws[i]->type, ws[i]->cols, n);
-            total += act_bytes(&a, n);
-        }
-    return total;
 }
 
 /* Quantizes this thread's share of the (token, block) units of one format.
@@ -373,16 +371,19 @@ static void run_units(const mm_ctx *c, int64_t u0, int64_t u1, bool stream_start
     }
 }
 
-/* Takes up to `piece` units from the front (the ticket's own range) or the
- * back (another ticket's) of range r; false when it is empty. */
+/* Takes up to `piece` units, and at most 1/SB_MM_PIECE_SHARE of what is
+ * left (at least one), from the front (the ticket's own range) or the back
+ * (another ticket's) of range r; false when it is empty. */
 static bool take(mm_range *r, int64_t piece, bool front, int64_t *u0, int64_t *u1) {
     uint_fast64_t v = atomic_load_explicit(&r->fb, memory_order_relaxed);
     for (;;) {
         const int64_t f = (int64_t)(v & 0xFFFFFFFFu), b = (int64_t)(v >> 32);
         if (f >= b)
             return false;
-        const int64_t nf = front ? (f + piece < b ? f + piece : b) : f;
-        const int64_t nb = front ? b : (b - piece > f ? b - piece : f);
+        const int64_t share = (b - f + SB_MM_PIECE_SHARE - 1) / SB_MM_PIECE_SHARE;
+        const int64_t p = piece < share ? piece : share;
+        const int64_t nf = front ? (f + p < b ? f + p : b) : f;
+        const int64_t nb = front ? b : (b - p > f ? b - p : f);
         const uint_fast64_t nv = ((uint_fast64_t)nb << 32) | (uint_fast64_t)nf;
         if (atomic_compare_exchange_weak_explicit(&r->fb, &v, nv, memory_order_acq_rel, memory_order_relaxed)) {
             *u0 = front ? f : nb;
@@ -437,8 +438,10 @@ static void mm_quant_chunk(void *arg, long chunk, int ith) {
 }
 
 /* The activation buffer a weight reads, shared with an earlier weight of
- * the call when the format is the same. */
-static int act_for(mm_ctx *c, const sb_cpu_weight *w, uint8_t **next) {
+ * the call when the format is the same. A new buffer is placed at byte
+ * *next of the scratch (a->buf holds that offset until sb_mm_run adds the
+ * scratch's address), and *next moves past it. */
+static int act_for(mm_ctx *c, const sb_cpu_weight *w, size_t *next) {
     const sb_act_kind kind = sb_act_kind_of_type(w->type);
     if (kind == SB_ACT_F32)
         return -1;
@@ -454,9 +457,47 @@ static int act_for(mm_ctx *c, const sb_cpu_weight *w, uint8_t **next) {
     a->wtype = w->type;
     a->offset = offset;
     act_layout(a, w->type, w->cols, c->n);
-    a->buf = *next;
+    a->buf = (uint8_t *)(uintptr_t)*next;
     *next += act_bytes(a, c->n);
     return c->nacts++;
+}
+
+/* The activation formats of a call of ws on n tokens, as sb_mm_run lays
+ * them out; returns the scratch bytes they take. */
+static size_t plan_acts(mm_ctx *c, const sb_cpu_weight *const *ws, int nw, int64_t n) {
+    memset(c, 0, sizeof *c);
+    c->k = sb_mm_kernels_for(sb_cpu_isa_active());
+    if (!c->k)
+        c->k = sb_mm_kernels_scalar();
+    c->n = n;
+    c->cols = ws[0]->cols;
+    size_t next = 0;
+    for (int i = 0; i < nw; i++) {
+        mm_job *j = &c->jobs[c->njobs++];
+        j->w = ws[i];
+        j->pk = sb_pk_of_type(ws[i]->type);
+        j->act = act_for(c, ws[i], &next);
+        j->units = (ws[i]->rows + SB_MM_ROWS - 1) / SB_MM_ROWS;
+        j->unit0 = c->units;
+        c->units += j->units;
+    }
+    return next;
+}
+
+/* Weights of one call that share a format share its activations, so a
+ * fused call (q, k, v) needs no more scratch than its widest format. */
+size_t sb_mm_scratch_size(const sb_cpu_weight *const *ws, int nw, int64_t n) {
+    if (n <= 0 || nw <= 0 || nw > SB_MM_MULTI_MAX)
+        return 64;
+    mm_ctx c;
+    for (int i = 1; i < nw; i++)
+        if (ws[i]->cols != ws[0]->cols) { /* sb_mm_run refuses the call; size it as separate ones */
+            size_t total = 64;
+            for (int k = 0; k < nw; k++)
+                total += plan_acts(&c, &ws[k], 1, n);
+            return total;
+        }
+    return 64 + plan_acts(&c, ws, nw, n);
 }
 
 void sb_mm_run(sb_threadpool *pool, const sb_cpu_weight *const *ws, int nw, const float *x, int64_t n, float *const *ys,
@@ -467,25 +508,13 @@ void sb_mm_run(sb_threadpool *pool, const sb_cpu_weight *const *ws, int nw, cons
         if (ws[i]->cols != ws[0]->cols)
             return; /* a caller bug (documented): nothing is computed */
     mm_ctx c;
-    memset(&c, 0, sizeof c);
-    c.k = sb_mm_kernels_for(sb_cpu_isa_active());
-    if (!c.k)
-        c.k = sb_mm_kernels_scalar();
+    plan_acts(&c, ws, nw, n);
     c.x = x;
-    c.n = n;
-    c.cols = ws[0]->cols;
     c.accumulate = accumulate;
-    uint8_t *next = (uint8_t *)scratch;
-    for (int i = 0; i < nw; i++) {
-        mm_job *j = &c.jobs[c.njobs++];
-        j->w = ws[i];
-        j->y = ys[i];
-        j->pk = sb_pk_of_type(ws[i]->type);
-        j->act = act_for(&c, ws[i], &next);
-        j->units = (ws[i]->rows + SB_MM_ROWS - 1) / SB_MM_ROWS;
-        j->unit0 = c.units;
-        c.units += j->units;
-    }
+    for (int i = 0; i < nw; i++)
+        c.jobs[i].y = ys[i];
+    for (int i = 0; i < c.nacts; i++)
+        c.acts[i].buf = (uint8_t *)scratch + (uintptr_t)c.acts[i].buf;
     const int nth = pool ? sb_threadpool_size(pool) : 1;
     mm_sched sc;
     sc.c = &c;

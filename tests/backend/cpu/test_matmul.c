@@ -362,6 +362,62 @@ static void test_multi(void) {
     sb_free(x);
 }
 
+/* A fused call whose weights share one activation format (q, k and v of
+ * one type; Q4_K beside Q6_K) needs no more scratch than its widest single
+ * weight, so the backend's scratch, sized per weight, takes it as one call.
+ * Decode-sized calls (1 and 2 tokens, pieces of several groups taken by two
+ * threads) give the same bits fused as one at a time. */
+static void test_multi_shared_format(void) {
+    sb_rng rng;
+    sb_rng_seed(&rng, 78);
+    const uint32_t sets[][3] = {{SB_TYPE_Q8_0, SB_TYPE_Q8_0, SB_TYPE_Q8_0},
+                                {SB_TYPE_Q4_0, SB_TYPE_Q4_0, SB_TYPE_Q4_0},
+                                {SB_TYPE_Q4_K, SB_TYPE_Q4_K, SB_TYPE_Q6_K}};
+    const int64_t rows[3] = {1024, 128, 128}, cols = 4096;
+    float *x = sb_malloc((size_t)(2 * cols) * sizeof(float));
+    mt_fill_normal(&rng, x, 2 * cols, 1.0f);
+    for (size_t si = 0; si < sizeof sets / sizeof sets[0]; si++) {
+        uint8_t *wb[3];
+        sb_cpu_weight w[3];
+        const sb_cpu_weight *wp[3];
+        float *y1[3], *y2[3];
+        for (int i = 0; i < 3; i++) {
+            wb[i] = mt_make_weight(&rng, sets[si][i], rows[i], cols, 0);
+            SB_CHECK(sb_cpu_weight_init(&w[i], sets[si][i], rows[i], cols, wb[i], true, NULL) == SB_OK);
+            wp[i] = &w[i];
+            y1[i] = sb_malloc((size_t)(2 * rows[i]) * sizeof(float));
+            y2[i] = sb_malloc((size_t)(2 * rows[i]) * sizeof(float));
+        }
+        for (int64_t n = 1; n <= 2; n++) {
+            size_t ss = 0;
+            for (int i = 0; i < 3; i++) {
+                const size_t s1 = sb_cpu_matmul_scratch_size(&w[i], n);
+                ss = s1 > ss ? s1 : ss;
+            }
+            const size_t sm = sb_cpu_matmul_multi_scratch_size(wp, 3, n);
+            SB_CHECKF(sm == ss, "set %zu, n %lld: fused scratch %zu bytes, widest single %zu", si, (long long)n, sm,
+                      ss);
+            void *scratch = sb_aligned_alloc(64, ss);
+            for (int i = 0; i < 3; i++)
+                sb_cpu_matmul(g_pool2, &w[i], x, n, y1[i], false, scratch);
+            sb_cpu_matmul_multi(g_pool2, wp, 3, x, n, y2, false, scratch);
+            int bad = 0;
+            for (int i = 0; i < 3; i++)
+                bad += memcmp(y1[i], y2[i], (size_t)(n * rows[i]) * sizeof(float)) != 0;
+            SB_CHECKF(bad == 0, "set %zu, n %lld: fused call differs from single calls (%d outputs)", si,
+                      (long long)n, bad);
+            sb_aligned_free(scratch);
+        }
+        for (int i = 0; i < 3; i++) {
+            sb_cpu_weight_free(&w[i]);
+            sb_free(wb[i]);
+            sb_free(y1[i]);
+            sb_free(y2[i]);
+        }
+    }
+    sb_free(x);
+}
+
 /* A large dense weight is copied with repack (huge-page memory) and gives
  * the same results as the borrowed bytes; a small one stays borrowed. */
 static void test_dense_copy(void) {
@@ -452,6 +508,7 @@ int main(void) {
     SB_RUN(test_repack_roundtrip);
     SB_RUN(test_act_quant_exact);
     SB_RUN(test_multi);
+    SB_RUN(test_multi_shared_format);
     SB_RUN(test_dense_copy);
     SB_RUN(test_kernels_vs_reference);
     sb_threadpool_free(g_pool2);
