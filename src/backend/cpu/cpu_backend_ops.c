@@ -74,6 +74,21 @@ typedef struct norm_job {
     long rows, len;
 } norm_job;
 
+/* Sum of x[i]^2 in double (the squares rounded to float first, as ggml).
+ * Eight running sums, not one: a single chain of dependent double adds
+ * took ~2.5 us per 2048-wide row, 45 rows per decoded token. The order
+ * differs from a serial sum only in the last bits of the double. */
+static double sum_squares(const float *x, long len) {
+    double s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    long i = 0;
+    for (; i + 8 <= len; i += 8)
+        for (int k = 0; k < 8; k++)
+            s[k] += (double)(x[i + k] * x[i + k]);
+    for (; i < len; i++)
+        s[i & 7] += (double)(x[i] * x[i]);
+    return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+}
+
 /* A thread's rows of rmsnorm: sum of squares in double, then (x * scale) * w as ggml. */
 static void rmsnorm_part(void *ctx, int ith, int nth) {
     norm_job *j = ctx;
@@ -82,9 +97,7 @@ static void rmsnorm_part(void *ctx, int ith, int nth) {
     for (long r = r0; r < r1; r++) {
         const float *x = j->x + r * j->len;
         float *y = j->y + r * j->len;
-        double sum = 0.0;
-        for (long i = 0; i < j->len; i++)
-            sum += (double)(x[i] * x[i]);
+        const double sum = sum_squares(x, j->len);
         const float mean = (float)(sum / (double)j->len);
         const float scale = 1.0f / sqrtf(mean + j->eps);
         for (long i = 0; i < j->len; i++)
