@@ -69,7 +69,8 @@ typedef struct mm_act {
     sb_act_kind kind;
     uint32_t wtype; /* Q8_K: the type whose extras are filled (Q6_K: corr) */
     int offset;     /* Q8_0: corr offset */
-    uint8_t *buf;
+    size_t at;      /* where its rows start in the scratch (or private buffer) */
+    uint8_t *buf;   /* the rows: that buffer + at */
     int64_t w;         /* tokens per tile (1 for token rows) */
     size_t ab;         /* bytes per block (per token row for F16/BF16) */
     int64_t nb;        /* blocks per token (1 for F16/BF16) */
@@ -420,10 +421,8 @@ static void mm_rows_chunk(void *arg, long chunk, int ith) {
     _Alignas(64) uint8_t priv[SB_MM_PRIVATE_ACT_BYTES];
     mm_ctx local;
     memcpy(&local, s->c, sizeof local);
-    uint8_t *p = priv;
     for (int i = 0; i < local.nacts; i++) {
-        local.acts[i].buf = p;
-        p += act_bytes(&local.acts[i], local.n);
+        local.acts[i].buf = priv + local.acts[i].at;
         quantize_share(&local, &local.acts[i], 0, 1);
     }
     run_ticket(s, &local, (int)chunk);
@@ -439,8 +438,7 @@ static void mm_quant_chunk(void *arg, long chunk, int ith) {
 
 /* The activation buffer a weight reads, shared with an earlier weight of
  * the call when the format is the same. A new buffer is placed at byte
- * *next of the scratch (a->buf holds that offset until sb_mm_run adds the
- * scratch's address), and *next moves past it. */
+ * *next of the scratch, and *next moves past it. */
 static int act_for(mm_ctx *c, const sb_cpu_weight *w, size_t *next) {
     const sb_act_kind kind = sb_act_kind_of_type(w->type);
     if (kind == SB_ACT_F32)
@@ -457,7 +455,7 @@ static int act_for(mm_ctx *c, const sb_cpu_weight *w, size_t *next) {
     a->wtype = w->type;
     a->offset = offset;
     act_layout(a, w->type, w->cols, c->n);
-    a->buf = (uint8_t *)(uintptr_t)*next;
+    a->at = *next;
     *next += act_bytes(a, c->n);
     return c->nacts++;
 }
@@ -508,13 +506,13 @@ void sb_mm_run(sb_threadpool *pool, const sb_cpu_weight *const *ws, int nw, cons
         if (ws[i]->cols != ws[0]->cols)
             return; /* a caller bug (documented): nothing is computed */
     mm_ctx c;
-    plan_acts(&c, ws, nw, n);
+    const size_t act_need = plan_acts(&c, ws, nw, n);
     c.x = x;
     c.accumulate = accumulate;
     for (int i = 0; i < nw; i++)
         c.jobs[i].y = ys[i];
     for (int i = 0; i < c.nacts; i++)
-        c.acts[i].buf = (uint8_t *)scratch + (uintptr_t)c.acts[i].buf;
+        c.acts[i].buf = (uint8_t *)scratch + c.acts[i].at;
     const int nth = pool ? sb_threadpool_size(pool) : 1;
     mm_sched sc;
     sc.c = &c;
@@ -536,10 +534,7 @@ void sb_mm_run(sb_threadpool *pool, const sb_cpu_weight *const *ws, int nw, cons
         sb_split_range((long)c.units, t, sc.ntickets, 1, &a, &b);
         atomic_init(&sc.ranges[t].fb, ((uint_fast64_t)b << 32) | (uint_fast64_t)a);
     }
-    size_t need = 0;
-    for (int i = 0; i < c.nacts; i++)
-        need += act_bytes(&c.acts[i], c.n);
-    sc.private_act = c.nacts > 0 && n == 1 && sc.ntickets > 1 && need <= SB_MM_PRIVATE_ACT_BYTES;
+    sc.private_act = c.nacts > 0 && n == 1 && sc.ntickets > 1 && act_need <= SB_MM_PRIVATE_ACT_BYTES;
     sc.qchunks = 0;
     if (c.nacts > 0 && !sc.private_act) {
         sc.qchunks = nth > 1 ? (long)nth * SB_MM_QUANT_CHUNKS_PER_THREAD : 1;
