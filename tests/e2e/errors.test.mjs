@@ -120,10 +120,11 @@ test('a full queue answers 503 with Retry-After', async () => {
       headers: { 'Content-Type': 'application/json' }, signal: ctrl.signal }).then((r) => r.body.getReader().read())
       .catch(() => null));
     // wait until one request runs and one waits
-    for (let i = 0; i < 600; i++) {
+    // (polled every 5 ms: a held request's 512 tokens can finish in well under 50 ms)
+    for (let i = 0; i < 6000; i++) {
       if (await metric(s2.url, 'solebox_requests_active', 'stories260K') === 1 &&
           await metric(s2.url, 'solebox_requests_queued', 'stories260K') === 1) break;
-      await sleep(50);
+      await sleep(5);
     }
     const r = await curl(['-X', 'POST', '-H', 'Content-Type: application/json', '--data-binary', long,
       `${s2.url}/v1/completions`]);
