@@ -8,6 +8,7 @@
 #include "sb_half.h"
 
 #include <math.h>
+#include <stdbool.h>
 
 /* Largest of n >= 1 scores (NaNs skipped). */
 static float row_max(const float *s, int n) {
@@ -27,30 +28,17 @@ static double exp_sum(float *s, int n, float mx) {
     return sum;
 }
 
+/* Element i of an F32 or F16 cache, as F32. */
+static inline float cache_at(const void *c, size_t i, bool f16) {
+    return f16 ? sb_fp16_to_f32(((const uint16_t *)c)[i]) : ((const float *)c)[i];
+}
+
 /* Scores of nh query heads (q + h * d) against one page of K, transposed
  * (dimension c of position j at kt[c * ldk + j]): each score is a sum in
  * order of c, accumulated in out across the positions (so the inner loop
  * runs over contiguous positions and vectorises). */
-static void scores_heads_f32(const float *q, int nh, const float *kt, int ldk, int n, int d, float scale, float *out,
-                             size_t os) {
-    for (int h = 0; h < nh; h++) {
-        const float *qh = q + (size_t)h * d;
-        float *s = out + (size_t)h * os;
-        for (int j = 0; j < n; j++)
-            s[j] = 0;
-        for (int c = 0; c < d; c++) {
-            const float qc = qh[c], *kc = kt + (size_t)c * ldk;
-            for (int j = 0; j < n; j++)
-                s[j] += qc * kc[j];
-        }
-        for (int j = 0; j < n; j++)
-            s[j] *= scale;
-    }
-}
-
-/* Same over an F16 cache. */
-static void scores_heads_f16(const float *q, int nh, const uint16_t *kt, int ldk, int n, int d, float scale,
-                             float *out, size_t os) {
+static inline void scores_heads(const float *q, int nh, const void *kt, bool f16, int ldk, int n, int d, float scale,
+                                float *out, size_t os) {
     for (int h = 0; h < nh; h++) {
         const float *qh = q + (size_t)h * d;
         float *s = out + (size_t)h * os;
@@ -58,53 +46,53 @@ static void scores_heads_f16(const float *q, int nh, const uint16_t *kt, int ldk
             s[j] = 0;
         for (int c = 0; c < d; c++) {
             const float qc = qh[c];
-            const uint16_t *kc = kt + (size_t)c * ldk;
             for (int j = 0; j < n; j++)
-                s[j] += qc * sb_fp16_to_f32(kc[j]);
+                s[j] += qc * cache_at(kt, (size_t)c * ldk + j, f16);
         }
         for (int j = 0; j < n; j++)
             s[j] *= scale;
     }
 }
 
+static void scores_heads_f32(const float *q, int nh, const float *kt, int ldk, int n, int d, float scale, float *out,
+                             size_t os) {
+    scores_heads(q, nh, kt, false, ldk, n, d, scale, out, os);
+}
+
+static void scores_heads_f16(const float *q, int nh, const uint16_t *kt, int ldk, int n, int d, float scale,
+                             float *out, size_t os) {
+    scores_heads(q, nh, kt, true, ldk, n, d, scale, out, os);
+}
+
 /* Weighted sums of one KV head's V rows over a sequence's pages for nh
  * heads (o + h * d, weights p + h * ps), each value a sum in order of j. */
-static void wsum_heads_f32(float *o, const float *p, size_t ps, int nh, const float *v, size_t page_stride,
-                           const int32_t *pages, int page_size, int n, int d) {
+static inline void wsum_heads(float *o, const float *p, size_t ps, int nh, const void *v, bool f16, size_t page_stride,
+                              const int32_t *pages, int page_size, int n, int d) {
     for (int h = 0; h < nh; h++) {
         float *oh = o + (size_t)h * d;
         for (int c = 0; c < d; c++)
             oh[c] = 0;
         for (int t = 0, j0 = 0; j0 < n; t++, j0 += page_size) {
             const int cnt = n - j0 < page_size ? n - j0 : page_size;
-            const float *vp = v + (size_t)pages[t] * page_stride, *pj = p + (size_t)h * ps + j0;
+            const size_t vp = (size_t)pages[t] * page_stride;
+            const float *pj = p + (size_t)h * ps + j0;
             for (int s = 0; s < cnt; s++) {
-                const float *vj = vp + (size_t)s * d;
+                const size_t vj = vp + (size_t)s * d;
                 for (int c = 0; c < d; c++)
-                    oh[c] += pj[s] * vj[c];
+                    oh[c] += pj[s] * cache_at(v, vj + c, f16);
             }
         }
     }
 }
 
-/* Same over an F16 cache. */
+static void wsum_heads_f32(float *o, const float *p, size_t ps, int nh, const float *v, size_t page_stride,
+                           const int32_t *pages, int page_size, int n, int d) {
+    wsum_heads(o, p, ps, nh, v, false, page_stride, pages, page_size, n, d);
+}
+
 static void wsum_heads_f16(float *o, const float *p, size_t ps, int nh, const uint16_t *v, size_t page_stride,
                            const int32_t *pages, int page_size, int n, int d) {
-    for (int h = 0; h < nh; h++) {
-        float *oh = o + (size_t)h * d;
-        for (int c = 0; c < d; c++)
-            oh[c] = 0;
-        for (int t = 0, j0 = 0; j0 < n; t++, j0 += page_size) {
-            const int cnt = n - j0 < page_size ? n - j0 : page_size;
-            const uint16_t *vp = v + (size_t)pages[t] * page_stride;
-            const float *pj = p + (size_t)h * ps + j0;
-            for (int s = 0; s < cnt; s++) {
-                const uint16_t *vj = vp + (size_t)s * d;
-                for (int c = 0; c < d; c++)
-                    oh[c] += pj[s] * sb_fp16_to_f32(vj[c]);
-            }
-        }
-    }
+    wsum_heads(o, p, ps, nh, v, true, page_stride, pages, page_size, n, d);
 }
 
 /* Rounds F32 to F16 (nearest even). */
