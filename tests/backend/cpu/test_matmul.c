@@ -309,6 +309,20 @@ static void test_repack_roundtrip(void) {
     }
 }
 
+/* Runs the three weights one call each (into y1) and as one fused call
+ * (into y2) over n tokens of x; returns how many of the outputs differ in
+ * any bit. */
+static int fused_differs(const sb_cpu_weight *const wp[3], const float *x, int64_t n, float *y1[3], float *y2[3],
+                         void *scratch) {
+    for (int i = 0; i < 3; i++)
+        sb_cpu_matmul(g_pool2, wp[i], x, n, y1[i], false, scratch);
+    sb_cpu_matmul_multi(g_pool2, wp, 3, x, n, y2, false, scratch);
+    int bad = 0;
+    for (int i = 0; i < 3; i++)
+        bad += memcmp(y1[i], y2[i], (size_t)(n * wp[i]->rows) * sizeof(float)) != 0;
+    return bad;
+}
+
 /* sb_cpu_matmul_multi gives the same bits as one sb_cpu_matmul per weight,
  * also when the weights' types (and activation formats) differ. */
 static void test_multi(void) {
@@ -342,12 +356,7 @@ static void test_multi(void) {
             }
             const size_t sm = sb_cpu_matmul_multi_scratch_size(wp, 3, n);
             void *scratch = sb_aligned_alloc(64, sm > ss ? sm : ss);
-            for (int i = 0; i < 3; i++)
-                sb_cpu_matmul(g_pool2, &w[i], x, n, y1[i], false, scratch);
-            sb_cpu_matmul_multi(g_pool2, wp, 3, x, n, y2, false, scratch);
-            int bad = 0;
-            for (int i = 0; i < 3; i++)
-                bad += memcmp(y1[i], y2[i], (size_t)(n * rows[i]) * sizeof(float)) != 0;
+            const int bad = fused_differs(wp, x, n, y1, y2, scratch);
             SB_CHECKF(bad == 0, "%s: multi differs from single calls for set %zu (%d outputs)", v->name, si, bad);
             sb_aligned_free(scratch);
             for (int i = 0; i < 3; i++) {
@@ -398,12 +407,7 @@ static void test_multi_shared_format(void) {
             SB_CHECKF(sm == ss, "set %zu, n %lld: fused scratch %zu bytes, widest single %zu", si, (long long)n, sm,
                       ss);
             void *scratch = sb_aligned_alloc(64, ss);
-            for (int i = 0; i < 3; i++)
-                sb_cpu_matmul(g_pool2, &w[i], x, n, y1[i], false, scratch);
-            sb_cpu_matmul_multi(g_pool2, wp, 3, x, n, y2, false, scratch);
-            int bad = 0;
-            for (int i = 0; i < 3; i++)
-                bad += memcmp(y1[i], y2[i], (size_t)(n * rows[i]) * sizeof(float)) != 0;
+            const int bad = fused_differs(wp, x, n, y1, y2, scratch);
             SB_CHECKF(bad == 0, "set %zu, n %lld: fused call differs from single calls (%d outputs)", si,
                       (long long)n, bad);
             sb_aligned_free(scratch);
