@@ -13,10 +13,11 @@
 #include "mm_kernels.h"
 #include "mm_simd_x86.h"
 
-/* Scale of sub-block j (0..7) as int32 lanes from the unpacked byte vectors. */
+/* Scale of sub-block j (0..7) as int32 lanes from the unpacked byte vectors
+ * (j need not be a compile-time constant). */
 SB_INLINE __m512i sub_scale(__m512i lo4, __m512i hi4, int j) {
     const __m512i v = j < 4 ? lo4 : hi4;
-    return _mm512_and_si512(_mm512_srli_epi32(v, 8 * (j & 3)), _mm512_set1_epi32(0xFF));
+    return _mm512_and_si512(_mm512_srl_epi32(v, _mm_cvtsi32_si128(8 * (j & 3))), _mm512_set1_epi32(0xFF));
 }
 
 /* The 16 rows' 6-bit sub-block scales (as bytes of sc[0] for sub-blocks
@@ -65,7 +66,7 @@ SB_INLINE __m512 close_block(__m512 acc, __m512i isum, const __m512i mp[4], cons
  * to ~84% of the memory bandwidth measured beside it (Zen 4, 2 threads). */
 SB_INLINE void decode_body(const sb_mm_tile *t, const bool q5) {
     __m512 acc = _mm512_loadu_ps(t->acc);
-    const __m512i m4 = _mm512_set1_epi8(0x0F), bit4 = _mm512_set1_epi8(0x10), ff = _mm512_set1_epi32(0xFF);
+    const __m512i m4 = _mm512_set1_epi8(0x0F), bit4 = _mm512_set1_epi8(0x10);
     const size_t gb = q5 ? 2816 : 2304;
     const uint8_t *w = t->w;
     for (int64_t b = 0; b < t->nb; b++, w += gb) {
@@ -88,11 +89,8 @@ SB_INLINE void decode_body(const sb_mm_tile *t, const bool q5) {
                 s0 = sb_dpbusd_bcast(s0, lo, a->qs + 64 * sp + 4 * k);
                 s1 = sb_dpbusd_bcast(s1, hi, a->qs + 64 * sp + 32 + 4 * k);
             }
-            /* scales of sub-blocks 2sp and 2sp+1: bytes 2(sp&1) and 2(sp&1)+1 of sc[sp/2] */
-            const __m512i v = sc[sp >> 1];
-            const __m128i c0 = _mm_cvtsi32_si128(16 * (sp & 1)), c1 = _mm_cvtsi32_si128(16 * (sp & 1) + 8);
-            isum = _mm512_add_epi32(isum, _mm512_mullo_epi32(s0, _mm512_and_si512(_mm512_srl_epi32(v, c0), ff)));
-            isum = _mm512_add_epi32(isum, _mm512_mullo_epi32(s1, _mm512_and_si512(_mm512_srl_epi32(v, c1), ff)));
+            isum = _mm512_add_epi32(isum, _mm512_mullo_epi32(s0, sub_scale(sc[0], sc[1], 2 * sp)));
+            isum = _mm512_add_epi32(isum, _mm512_mullo_epi32(s1, sub_scale(sc[0], sc[1], 2 * sp + 1)));
         }
         acc = close_block(acc, isum, mp, a, w);
     }
