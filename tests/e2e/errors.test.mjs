@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startServer, curl, sleep, metric } from './lib/server.mjs';
+import { startServer, curl, sleep, waitGauges } from './lib/server.mjs';
 
 let srv;
 before(async () => { srv = await startServer(['--parallel', '4']); });
@@ -124,23 +124,14 @@ test('a full queue answers 503 with Retry-After', async () => {
       const hold = [1, 2].map(() => fetch(`${s2.url}/v1/completions`, { method: 'POST', body: long,
         headers: { 'Content-Type': 'application/json' }, signal: ctrl.signal })
         .then((r) => r.body.getReader().read()).catch(() => null));
-      let full = false;
-      for (let i = 0; i < 6000 && !full; i++) {
-        full = await metric(s2.url, 'solebox_requests_active', 'stories260K') === 1 &&
-          await metric(s2.url, 'solebox_requests_queued', 'stories260K') === 1;
-        if (!full) await sleep(5);
-      }
-      assert.ok(full, 'one request running and one queued');
+      const full = await waitGauges(s2.url, { solebox_requests_active: 1, solebox_requests_queued: 1 }, 30000);
+      assert.ok(full < Infinity, 'one request running and one queued');
       const r = await curl(['-X', 'POST', '-H', 'Content-Type: application/json', '--data-binary', long,
         `${s2.url}/v1/completions`]);
       if (r.status !== 200) refused = r;
       ctrl.abort();
       await Promise.all(hold);
-      for (let i = 0; i < 2000; i++) {
-        if (await metric(s2.url, 'solebox_requests_active', 'stories260K') === 0 &&
-            await metric(s2.url, 'solebox_requests_queued', 'stories260K') === 0) break;
-        await sleep(5);
-      }
+      await waitGauges(s2.url, { solebox_requests_active: 0, solebox_requests_queued: 0 }, 10000);
     }
     assert.ok(refused, 'a request beyond the queue was refused in one of 5 attempts');
     const e = checkError(refused, 503);

@@ -5,20 +5,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import OpenAI from 'openai';
-import { startServer, metric, sleep } from './lib/server.mjs';
+import { startServer, sleep, waitGauges } from './lib/server.mjs';
 
 const LONG = { max_tokens: 1800, logit_bias: { 2: -100 }, temperature: 0.8 };
-
-// Polls the active-sequence gauge until it reads want; returns elapsed ms.
-async function waitGauge(url, name, want, limitMs = 3000) {
-  const t0 = performance.now();
-  for (;;) {
-    const v = await metric(url, name, 'stories260K');
-    if (v === want) return performance.now() - t0;
-    if (performance.now() - t0 > limitMs) return Infinity;
-    await sleep(5);
-  }
-}
 
 // Opens a raw connection and sends a streamed completion request.
 function rawStream(port, b) {
@@ -44,7 +33,7 @@ test('disconnect mid-stream frees the sequence within 200 ms', async () => {
         if (chunks >= 5) resolve();
       }));
       s.destroy();
-      const ms = await waitGauge(srv.url, 'solebox_requests_active', 0);
+      const ms = await waitGauges(srv.url, { solebox_requests_active: 0 });
       results.push(ms);
       assert.ok(ms < 200, `sequence still active ${ms} ms after the disconnect`);
     }
@@ -65,7 +54,7 @@ test('an abandoned openai-package stream is cancelled', async () => {
       messages: [{ role: 'user', content: 'Once upon a time' }], stream: true, ...LONG });
     let n = 0;
     for await (const chunk of stream) { if (++n === 5) break; } // break aborts the request
-    const ms = await waitGauge(srv.url, 'solebox_requests_active', 0, 30000);
+    const ms = await waitGauges(srv.url, { solebox_requests_active: 0 }, 30000);
     assert.ok(ms < 30000, 'the abandoned request was never cancelled');
     console.log(`  openai-package abort -> sequence freed in ${ms.toFixed(0)} ms`);
   } finally {
@@ -79,16 +68,16 @@ test('disconnect while queued drops the request from the queue', async () => {
     const body = JSON.stringify({ prompt: 'Once', stream: true, ...LONG });
     const raw = (b) => rawStream(srv.port, b);
     const a = await raw(body);
-    assert.ok(await waitGauge(srv.url, 'solebox_requests_active', 1, 10000) < Infinity);
+    assert.ok(await waitGauges(srv.url, { solebox_requests_active: 1 }, 10000) < Infinity);
     const b = await raw(body);
-    assert.ok(await waitGauge(srv.url, 'solebox_requests_queued', 1, 10000) < Infinity);
+    assert.ok(await waitGauges(srv.url, { solebox_requests_queued: 1 }, 10000) < Infinity);
     const t0 = performance.now();
     b.destroy();
-    const ms = await waitGauge(srv.url, 'solebox_requests_queued', 0);
+    const ms = await waitGauges(srv.url, { solebox_requests_queued: 0 });
     // one scheduler step; on a loaded 2-core machine a step can take a while
     assert.ok(ms < 1000, `queued request still there after ${ms} ms`);
     a.destroy();
-    assert.ok(await waitGauge(srv.url, 'solebox_requests_active', 0) < Infinity);
+    assert.ok(await waitGauges(srv.url, { solebox_requests_active: 0 }) < Infinity);
     console.log(`  queued disconnect -> dropped in ${(performance.now() - t0).toFixed(1)} ms`);
   } finally {
     await srv.stop();

@@ -94,10 +94,23 @@ export function parseSSE(body) {
   return { events, done };
 }
 
-// Reads one gauge or counter value with a model label from /metrics.
-export async function metric(url, name, model) {
-  const text = await (await fetch(`${url}/metrics`)).text();
+// The value of a model's gauge in a /metrics text (NaN when absent).
+function gaugeIn(text, name, model) {
   const re = new RegExp(`^${name}\\{model="${model}"\\} (\\S+)$`, 'm');
   const m = text.match(re);
   return m ? Number(m[1]) : NaN;
+}
+
+// Polls /metrics every 5 ms until each gauge in wants ({ name: value }) reads its value in one scrape; returns the
+// milliseconds that took, or Infinity after limitMs.
+export async function waitGauges(url, wants, limitMs = 3000, model = 'stories260K') {
+  const t0 = performance.now();
+  for (;;) {
+    const text = await (await fetch(`${url}/metrics`)).text();
+    if (Object.entries(wants).every(([name, want]) => gaugeIn(text, name, model) === want)) {
+      return performance.now() - t0;
+    }
+    if (performance.now() - t0 > limitMs) return Infinity;
+    await sleep(5);
+  }
 }
