@@ -66,6 +66,7 @@ typedef struct shape {
 static const shape k_shapes[] = {
     {1, 1, 1},   {5, 1, 2},    {16, 2, 3},  {17, 3, 7}, {33, 2, 1},
     {40, 1, 64}, {19, 2, 130}, {100, 4, 1}, {3, 1, 9},  {18, 0, 11},
+    {7, 65, 1},  {3, 520, 1}, /* decode over long rows (dense F16: past its F16 copy of x) */
 };
 #define N_SHAPES (sizeof k_shapes / sizeof k_shapes[0])
 
@@ -79,6 +80,10 @@ static int64_t cols_of(uint32_t type, int64_t nblocks) {
     case SB_TYPE_Q5_K:
     case SB_TYPE_Q6_K:
         return 256 * nblocks;
+    case SB_TYPE_F32:
+    case SB_TYPE_F16:
+    case SB_TYPE_BF16:
+        return 32 * nblocks + (nblocks % 2 ? 5 : 0); /* odd blocks: a partial vector at the row's end */
     default:
         return 32 * nblocks;
     }
