@@ -116,7 +116,54 @@ SB_INLINE void micro_nt(const sb_mm_dense *d, int wkind, int xkind, int64_t r0, 
         micro(d, wkind, xkind, r0, NR, t0, 2);
 }
 
+/* Decode with F16 weights and an activation row of up to this many values:
+ * the row is narrowed back to F16 (see rows1_f16). */
+#define XH_MAX 16384
+
+/* One token x F16 rows, as rows1_f16 in mm_dense_avx512.c: x (F16-rounded
+ * F32) narrowed back to F16 bits, exactly, so that it stays in L1 beside
+ * the streamed row; one row at a time (one sequential stream) with four
+ * accumulators. Against the 4-row micro-tile on this path (SOLEBOX_CPU_ISA=
+ * avx2 on a Zen 4, TinyLlama-shaped F16 decode, paired with a read of the
+ * same threads): see bench/solebox-bench-log.md. */
+SB_INLINE void rows1_f16(const sb_mm_dense *d) {
+    uint16_t xh[XH_MAX] __attribute__((aligned(32)));
+    const float *xf = (const float *)d->x;
+    const uint8_t *xb = (const uint8_t *)xh;
+    int64_t c = 0;
+    for (; c + 8 <= d->cols; c += 8)
+        _mm_store_si128((__m128i *)(xh + c), _mm256_cvtps_ph(_mm256_loadu_ps(xf + c), _MM_FROUND_TO_NEAREST_INT));
+    for (; c < d->cols; c++)
+        xh[c] = sb_f32_to_fp16(xf[c]);
+    for (int64_t r = 0; r < d->rows; r++) {
+        const uint8_t *w = d->w + (size_t)r * d->w_stride;
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        for (c = 0; c + 32 <= d->cols; c += 32) {
+            __m256 w0, w1, w2, w3, x0, x1, x2, x3;
+            load16(1, w, c, &w0, &w1);
+            load16(1, w, c + 16, &w2, &w3);
+            load16(1, xb, c, &x0, &x1);
+            load16(1, xb, c + 16, &x2, &x3);
+            a0 = _mm256_fmadd_ps(w0, x0, a0);
+            a1 = _mm256_fmadd_ps(w1, x1, a1);
+            a2 = _mm256_fmadd_ps(w2, x2, a2);
+            a3 = _mm256_fmadd_ps(w3, x3, a3);
+        }
+        for (; c + 8 <= d->cols; c += 8)
+            a0 = _mm256_fmadd_ps(load8(1, w, c), load8(1, xb, c), a0);
+        float s = hsum8(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+        for (; c < d->cols; c++)
+            s += load1(1, w, c) * load1(1, xb, c);
+        float *y = d->y + r;
+        *y = d->accumulate ? *y + s : s;
+    }
+}
+
 SB_INLINE void dense(const sb_mm_dense *d, int wkind, int xkind) {
+    if (d->nt == 1 && wkind == 1 && d->cols <= XH_MAX) {
+        rows1_f16(d);
+        return;
+    }
     for (int t0 = 0; t0 < d->nt; t0 += T) {
         const int nt = d->nt - t0 < T ? d->nt - t0 : T;
         int64_t r0 = 0;
