@@ -117,10 +117,11 @@ SB_INLINE void micro(const sb_mm_dense *d, int wkind, int xkind, int64_t r0, con
 }
 
 /* One row x one token (decode): a thread's rows are read as one sequential
- * stream, with four accumulators for the FMA latency. dp: BF16 x BF16 with
- * vdpbf16ps. */
-SB_INLINE void row1(const sb_mm_dense *d, int kind, bool dp, int64_t r) {
-    const uint8_t *w = d->w + (size_t)r * d->w_stride, *x = d->x;
+ * stream, with four accumulators for the FMA latency. x is the activation
+ * row in xkind (as ld16; d->x, or rows1_f16's F16 copy). dp: BF16 x BF16
+ * with vdpbf16ps. */
+SB_INLINE void row1(const sb_mm_dense *d, int kind, bool dp, const uint8_t *x, int xkind, int64_t r) {
+    const uint8_t *w = d->w + (size_t)r * d->w_stride;
     __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
     int64_t c = 0;
     if (dp) {
@@ -136,7 +137,6 @@ SB_INLINE void row1(const sb_mm_dense *d, int kind, bool dp, int64_t r) {
                                   (__m512bh)_mm512_maskz_loadu_epi16(k, xh + c));
         }
     } else {
-        const int xkind = kind == 2 ? 2 : 0;
         for (; c + 64 <= d->cols; c += 64) {
             __m512 w0, w1, w2, w3, x0, x1, x2, x3;
             ld32(kind, w, c, &w0, &w1);
@@ -220,7 +220,7 @@ SB_INLINE void tile_nt(const sb_mm_dense *d, int kind, bool dp, int64_t r0, cons
  * stay there beside one row of weights: with 5632 columns, an F32 x (22 KB)
  * plus a row (11 KB) overflows L1's 8 ways and every x load missed, which
  * ran TinyLlama's down projection at ~55% of the F16 rate of the others
- * (instrumented build, both memory regimes). Sums are as in row1. */
+ * (instrumented build, both memory regimes). row1 then reads the copy. */
 SB_INLINE void rows1_f16(const sb_mm_dense *d) {
     uint16_t xh[XH_MAX] __attribute__((aligned(64)));
     const float *xf = (const float *)d->x;
@@ -231,26 +231,8 @@ SB_INLINE void rows1_f16(const sb_mm_dense *d) {
         const __mmask16 k = (__mmask16)((1u << (d->cols - c)) - 1);
         _mm256_mask_storeu_epi16(xh + c, k, _mm512_cvtps_ph(_mm512_maskz_loadu_ps(k, xf + c), _MM_FROUND_TO_NEAREST_INT));
     }
-    for (int64_t r = 0; r < d->rows; r++) {
-        const uint8_t *w = d->w + (size_t)r * d->w_stride;
-        __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-        for (c = 0; c + 64 <= d->cols; c += 64) {
-            __m512 w0, w1, w2, w3, x0, x1, x2, x3;
-            ld32(1, w, c, &w0, &w1);
-            ld32(1, w, c + 32, &w2, &w3);
-            ld32(1, (const uint8_t *)xh, c, &x0, &x1);
-            ld32(1, (const uint8_t *)xh, c + 32, &x2, &x3);
-            a0 = _mm512_fmadd_ps(w0, x0, a0);
-            a1 = _mm512_fmadd_ps(w1, x1, a1);
-            a2 = _mm512_fmadd_ps(w2, x2, a2);
-            a3 = _mm512_fmadd_ps(w3, x3, a3);
-        }
-        for (; c < d->cols; c += 16) {
-            const __mmask16 k = d->cols - c >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (d->cols - c)) - 1);
-            a0 = _mm512_fmadd_ps(ld16(1, w, c, true, k), ld16(1, (const uint8_t *)xh, c, true, k), a0);
-        }
-        put(d, 0, r, _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3))));
-    }
+    for (int64_t r = 0; r < d->rows; r++)
+        row1(d, 1, false, (const uint8_t *)xh, 1, r);
 }
 
 /* Walks the rows x tokens of a dense call in micro-tiles. */
@@ -261,7 +243,7 @@ SB_INLINE void dense(const sb_mm_dense *d, int kind, bool dp) {
     }
     if (d->nt == 1) {
         for (int64_t r = 0; r < d->rows; r++)
-            row1(d, kind, dp, r);
+            row1(d, kind, dp, d->x, kind == 2 ? 2 : 0, r);
         return;
     }
     for (int t0 = 0; t0 < d->nt; t0 += T) {
