@@ -115,7 +115,7 @@ test('a full queue answers 503 with Retry-After', async () => {
   const s2 = await startServer(['--parallel', '1', '--queue', '1']);
   try {
     const long = JSON.stringify({ prompt: 'Once', max_tokens: 1500, logit_bias: { 2: -100 }, stream: true });
-    const post = (signal) => fetch(`${s2.url}/v1/completions`, { method: 'POST', body: long,
+    const sendLong = (signal) => fetch(`${s2.url}/v1/completions`, { method: 'POST', body: long,
       headers: { 'Content-Type': 'application/json' }, signal });
     // Two held requests fill the one running slot and the one queue place; a third must be refused. A held request
     // ends by itself after 1500 tokens (well under a second on an idle machine), so on a loaded machine the state
@@ -125,11 +125,12 @@ test('a full queue answers 503 with Retry-After', async () => {
     const seen = [];
     for (let attempt = 0; attempt < 8 && !refused; attempt++) {
       const ctrl = new AbortController();
-      const hold = [1, 2].map(() => post(ctrl.signal).then((r) => r.body.getReader().read()).catch(() => null));
+      const hold = [1, 2].map(() => sendLong(ctrl.signal).then((r) => r.body.getReader().read()).catch(() => null));
       const full = await waitGauges(s2.url, { solebox_requests_active: 1, solebox_requests_queued: 1 }, 5000);
       if (full < Infinity) {
-        const r = await post(ctrl.signal).catch((err) => ({ status: `fetch failed: ${err.message}` }));
-        if (r.status === 200) seen.push(`attempt ${attempt}: full after ${full.toFixed(0)} ms, third accepted`);
+        const r = await sendLong(ctrl.signal).catch((err) => err);
+        if (r instanceof Error) seen.push(`attempt ${attempt}: third request failed: ${r.message}`);
+        else if (r.status === 200) seen.push(`attempt ${attempt}: full after ${full.toFixed(0)} ms, third accepted`);
         else refused = { status: r.status, headers: r.headers, body: await r.text() };
       } else {
         seen.push(`attempt ${attempt}: one running and one queued not seen in 5 s`);
