@@ -210,17 +210,27 @@ SB_INLINE void tile_nt(const sb_mm_dense *d, int kind, bool dp, int64_t r0, cons
     }
 }
 
-/* Decode with F16 weights and an activation row of up to this many values:
- * the row is narrowed back to F16 (see rows1_f16). */
+/* Decode with F16 weights. Each row streams its weights through L1 once,
+ * so x (reused by every row) must stay there beside one row of weights. Up
+ * to XF32_MAX columns the F32 row does (x 16 KB + a row 8 KB) and row1
+ * reads it as it is: one vcvtph2ps per 16 products. Beyond, up to XH_MAX,
+ * rows1_f16 narrows x to F16 first. With 5632 columns an F32 x (22 KB) plus
+ * a row (11 KB) overflows L1's 8 ways and every x load missed: one thread
+ * over 200 MB of such rows reached 43% of a read's rate with F32 x, 80%
+ * with F16 x. But converting x too halves the rate of the conversions,
+ * which bound this loop: 2048-column rows in cache run at 27.7 GB/s on one
+ * Zen 4 core with F16 x and 47.7 with F32 x, and in the fast memory regime
+ * each of two threads must stream ~30. TinyLlama F16 decode, two threads,
+ * paired with a read: F16 x on every call 80-83% of the read, F32 x up to
+ * 4096 columns 88-89% (the slow regime unchanged, 96-98%). The AVX2 set
+ * keeps F16 x on every row: there F32 x measured 4-5% worse in the slow
+ * regime (two 32-byte x loads per weight load). */
+#define XF32_MAX 4096
 #define XH_MAX 16384
 
-/* One token x F16 rows. The activation arrives as F16-rounded F32 values;
- * narrowed back to F16 bits (exactly) it takes half the L1 room. Each row
- * streams its weights through L1 once, so x (reused by every row) must
- * stay there beside one row of weights: with 5632 columns, an F32 x (22 KB)
- * plus a row (11 KB) overflows L1's 8 ways and every x load missed, which
- * ran TinyLlama's down projection at ~55% of the F16 rate of the others
- * (instrumented build, both memory regimes). row1 then reads the copy. */
+/* One token x F16 rows of more than XF32_MAX columns. The activation
+ * arrives as F16-rounded F32 values; narrowed back to F16 bits (exactly)
+ * it takes half the L1 room. row1 then reads the copy. */
 SB_INLINE void rows1_f16(const sb_mm_dense *d) {
     uint16_t xh[XH_MAX] __attribute__((aligned(64)));
     const float *xf = (const float *)d->x;
@@ -237,7 +247,7 @@ SB_INLINE void rows1_f16(const sb_mm_dense *d) {
 
 /* Walks the rows x tokens of a dense call in micro-tiles. */
 SB_INLINE void dense(const sb_mm_dense *d, int kind, bool dp) {
-    if (d->nt == 1 && kind == 1 && d->cols <= XH_MAX) {
+    if (d->nt == 1 && kind == 1 && d->cols > XF32_MAX && d->cols <= XH_MAX) {
         rows1_f16(d);
         return;
     }
