@@ -7,6 +7,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -40,31 +41,48 @@ enum job_kind { JOB_ALL = 0, JOB_CHUNKS = 1 };
  * the job's generation in its high 32 bits and the next chunk in the low 32:
  * a claim tagged with another generation fails, so a stale worker never runs
  * a chunk of the wrong job.
+ *
+ * Layout and ordering. A decode step posts ~90 jobs, each a few to a few
+ * hundred microseconds long, so posting must cost little. The fields sit on
+ * cache lines by who writes them: the idle workers spin on `generation`
+ * alone, so the caller's descriptor writes do not bounce a line the
+ * workers keep re-reading, and those writes are plain (relaxed) stores
+ * published by the release store of desc_gen and generation. With every
+ * field on one line and each store sequentially consistent (an xchg on
+ * x86), posting and the first claim took ~0.6 us per job on a Zen 4 VM.
  */
+#define CACHE_LINE 64
 struct sb_threadpool {
     int n;
     worker *workers;
-    atomic_uint_fast64_t generation; /* bumped for every job */
-    atomic_uint_fast64_t desc_gen;   /* generation of the descriptor below, 0 while written */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    /* written once per job by the caller; what idle workers spin on */
+    _Alignas(CACHE_LINE) atomic_uint_fast64_t generation; /* bumped for every job */
+    atomic_bool stop;
+    atomic_int sleepers;
+    /* the descriptor: written by the caller, read by each worker once per job */
+    _Alignas(CACHE_LINE) atomic_uint_fast64_t desc_gen; /* generation of the fields below, 0 while written */
     _Atomic(sb_parallel_fn) fn_all;
     _Atomic(sb_chunk_fn) fn_chunk;
     _Atomic(void *) ctx;
     atomic_long n_chunks;
     atomic_int kind;
-    atomic_uint_fast64_t claim;
-    atomic_long chunks_done;
+    /* claimed by every thread */
+    _Alignas(CACHE_LINE) atomic_uint_fast64_t claim;
+    /* counted up by the threads, watched by the caller */
+    _Alignas(CACHE_LINE) atomic_long chunks_done;
     atomic_int finished; /* workers done with the current JOB_ALL */
-    atomic_int sleepers;
-    atomic_bool stop;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
 };
 
-/* Waits until the pool's generation differs from seen (or stop). */
+/* Waits until the pool's generation differs from seen (or stop). The
+ * sleepers increment and the caller's generation store are both
+ * sequentially consistent, so either the caller sees a sleeper (and
+ * signals) or the sleeper sees the new generation. */
 static uint64_t wait_for_job(sb_threadpool *p, uint64_t seen) {
     for (int i = 0; i < SPIN_ITERATIONS; i++) {
-        uint64_t g = atomic_load(&p->generation);
-        if (g != seen || atomic_load(&p->stop))
+        uint64_t g = atomic_load_explicit(&p->generation, memory_order_acquire);
+        if (g != seen || atomic_load_explicit(&p->stop, memory_order_relaxed))
             return g;
         cpu_relax();
     }
@@ -81,16 +99,18 @@ static uint64_t wait_for_job(sb_threadpool *p, uint64_t seen) {
 /* Claims and runs chunks of job generation g until none are left. */
 static void run_claims(sb_threadpool *p, uint64_t g, sb_chunk_fn fn, void *ctx, long n, int ith) {
     uint64_t tag = (g & 0xFFFFFFFFu) << 32;
+    uint64_t c = atomic_load_explicit(&p->claim, memory_order_acquire);
     for (;;) {
-        uint64_t c = atomic_load(&p->claim);
         if ((c & ~(uint64_t)0xFFFFFFFFu) != tag)
             return;
         long k = (long)(c & 0xFFFFFFFFu);
         if (k >= n)
             return;
-        if (atomic_compare_exchange_weak(&p->claim, &c, c + 1)) {
+        if (atomic_compare_exchange_weak_explicit(&p->claim, &c, c + 1, memory_order_acq_rel,
+                                                  memory_order_acquire)) {
             fn(ctx, k, ith);
-            atomic_fetch_add(&p->chunks_done, 1);
+            atomic_fetch_add_explicit(&p->chunks_done, 1, memory_order_release);
+            c = atomic_load_explicit(&p->claim, memory_order_acquire);
         }
     }
 }
@@ -98,7 +118,7 @@ static void run_claims(sb_threadpool *p, uint64_t g, sb_chunk_fn fn, void *ctx, 
 /* Spins until *counter reaches target, yielding the core now and then so a
  * descheduled worker can run. */
 static void wait_count(atomic_long *counter, long target) {
-    for (long spins = 0; atomic_load(counter) < target; spins++) {
+    for (long spins = 0; atomic_load_explicit(counter, memory_order_acquire) < target; spins++) {
         if (spins >= WAIT_SPINS_BEFORE_YIELD) {
             sched_yield();
             spins = 0;
@@ -117,18 +137,19 @@ static void *worker_main(void *arg) {
         if (atomic_load(&p->stop))
             return NULL;
         seen = g;
-        if (atomic_load(&p->desc_gen) != g)
+        if (atomic_load_explicit(&p->desc_gen, memory_order_acquire) != g)
             continue; /* a newer job replaced the one we were woken for */
-        int kind = atomic_load(&p->kind);
-        sb_parallel_fn fa = atomic_load(&p->fn_all);
-        sb_chunk_fn fc = atomic_load(&p->fn_chunk);
-        void *ctx = atomic_load(&p->ctx);
-        long n = atomic_load(&p->n_chunks);
-        if (atomic_load(&p->desc_gen) != g)
+        int kind = atomic_load_explicit(&p->kind, memory_order_relaxed);
+        sb_parallel_fn fa = atomic_load_explicit(&p->fn_all, memory_order_relaxed);
+        sb_chunk_fn fc = atomic_load_explicit(&p->fn_chunk, memory_order_relaxed);
+        void *ctx = atomic_load_explicit(&p->ctx, memory_order_relaxed);
+        long n = atomic_load_explicit(&p->n_chunks, memory_order_relaxed);
+        atomic_thread_fence(memory_order_acquire); /* the fields are read before the re-check */
+        if (atomic_load_explicit(&p->desc_gen, memory_order_relaxed) != g)
             continue;
         if (kind == JOB_ALL) {
             fa(ctx, w->index, p->n);
-            atomic_fetch_add(&p->finished, 1);
+            atomic_fetch_add_explicit(&p->finished, 1, memory_order_release);
         } else {
             run_claims(p, g, fc, ctx, n, w->index);
         }
@@ -139,13 +160,14 @@ sb_status sb_threadpool_create(int n_threads, sb_threadpool **out, sb_error *err
     *out = NULL;
     if (n_threads < 1 || n_threads > 1024)
         return sb_error_set(err, SB_ERR_INVALID_ARG, "thread count %d is out of range (1..1024)", n_threads);
-    sb_threadpool *p = sb_calloc(1, sizeof *p);
+    sb_threadpool *p = sb_aligned_alloc(CACHE_LINE, sizeof *p); /* its cache-line layout */
     if (!p)
         return sb_error_set(err, SB_ERR_NOMEM, "out of memory");
+    memset(p, 0, sizeof *p);
     p->n = n_threads;
     p->workers = sb_calloc((size_t)n_threads, sizeof *p->workers);
     if (!p->workers) {
-        sb_free(p);
+        sb_aligned_free(p);
         return sb_error_set(err, SB_ERR_NOMEM, "out of memory");
     }
     pthread_mutex_init(&p->mu, NULL);
@@ -175,7 +197,7 @@ void sb_threadpool_free(sb_threadpool *p) {
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->cv);
     sb_free(p->workers);
-    sb_free(p);
+    sb_aligned_free(p);
 }
 
 int sb_threadpool_size(const sb_threadpool *p) { return p->n; }
@@ -185,17 +207,18 @@ static uint64_t post_job(sb_threadpool *p, int kind, sb_parallel_fn fa, sb_chunk
     uint64_t g = atomic_load(&p->generation) + 1;
     if ((g & 0xFFFFFFFFu) == 0) /* keep claim tags and desc_gen non-zero */
         g++;
-    atomic_store(&p->desc_gen, 0);
-    atomic_store(&p->kind, kind);
-    atomic_store(&p->fn_all, fa);
-    atomic_store(&p->fn_chunk, fc);
-    atomic_store(&p->ctx, ctx);
-    atomic_store(&p->n_chunks, n);
-    atomic_store(&p->finished, 0);
-    atomic_store(&p->chunks_done, 0);
-    atomic_store(&p->claim, (g & 0xFFFFFFFFu) << 32);
-    atomic_store(&p->desc_gen, g);
-    atomic_store(&p->generation, g);
+    atomic_store_explicit(&p->desc_gen, 0, memory_order_relaxed);
+    atomic_thread_fence(memory_order_release); /* desc_gen = 0 is seen before any new field */
+    atomic_store_explicit(&p->kind, kind, memory_order_relaxed);
+    atomic_store_explicit(&p->fn_all, fa, memory_order_relaxed);
+    atomic_store_explicit(&p->fn_chunk, fc, memory_order_relaxed);
+    atomic_store_explicit(&p->ctx, ctx, memory_order_relaxed);
+    atomic_store_explicit(&p->n_chunks, n, memory_order_relaxed);
+    atomic_store_explicit(&p->finished, 0, memory_order_relaxed);
+    atomic_store_explicit(&p->chunks_done, 0, memory_order_relaxed);
+    atomic_store_explicit(&p->claim, (g & 0xFFFFFFFFu) << 32, memory_order_relaxed);
+    atomic_store_explicit(&p->desc_gen, g, memory_order_release);
+    atomic_store(&p->generation, g); /* seq_cst: ordered before the sleepers load */
     if (atomic_load(&p->sleepers) > 0) {
         pthread_mutex_lock(&p->mu);
         pthread_cond_broadcast(&p->cv);
@@ -211,7 +234,7 @@ void sb_threadpool_run(sb_threadpool *p, sb_parallel_fn fn, void *ctx) {
     }
     post_job(p, JOB_ALL, fn, NULL, ctx, 0);
     fn(ctx, 0, p->n);
-    for (long spins = 0; atomic_load(&p->finished) != p->n - 1; spins++) {
+    for (long spins = 0; atomic_load_explicit(&p->finished, memory_order_acquire) != p->n - 1; spins++) {
         if (spins >= WAIT_SPINS_BEFORE_YIELD) {
             sched_yield();
             spins = 0;
