@@ -78,6 +78,13 @@ typedef struct cpu_vec_fns {
     void (*to_f16)(uint16_t *dst, const float *src, int n);
     /* y[i] = silu(g[i]) * u[i] = g / (1 + exp(-g)) * u; y may be g */
     void (*silu_mul)(float *y, const float *g, const float *u, long n);
+    /* rmsnorm's sum of x[i]^2 in double, each square rounded to float first
+     * (as ggml): eight running sums, element i into sum i % 8, added as
+     * ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7)). Every version
+     * returns the same bits. */
+    double (*sum_squares)(const float *x, long n);
+    /* rmsnorm's scaling: y[i] = (x[i] * scale) * w[i]; y may be x */
+    void (*scale_mul)(float *y, const float *x, float scale, const float *w, long n);
 } cpu_vec_fns;
 
 /* Bytes allocated past the end of the K pool (see the layout above). */

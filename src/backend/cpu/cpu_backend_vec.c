@@ -107,6 +107,27 @@ static void silu_mul(float *y, const float *g, const float *u, long n) {
         y[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
 }
 
+/* rmsnorm's sum of squares: eight running sums, not one chain of
+ * dependent double adds (that took ~2.5 us per 2048-wide row, 45 rows per
+ * decoded token). The order differs from a serial sum only in the last bits
+ * of the double. */
+static double sum_squares(const float *x, long n) {
+    double s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    long i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++)
+            s[k] += (double)(x[i + k] * x[i + k]);
+    for (; i < n; i++)
+        s[i & 7] += (double)(x[i] * x[i]);
+    return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+}
+
+/* rmsnorm's scaling by the row's factor and the norm weight. */
+static void scale_mul(float *y, const float *x, float scale, const float *w, long n) {
+    for (long i = 0; i < n; i++)
+        y[i] = (x[i] * scale) * w[i];
+}
+
 const cpu_vec_fns sb_cpu_vec_scalar = {
     .row_max = row_max,
     .exp_sum = exp_sum,
@@ -116,4 +137,6 @@ const cpu_vec_fns sb_cpu_vec_scalar = {
     .wsum_heads_f16 = wsum_heads_f16,
     .to_f16 = to_f16,
     .silu_mul = silu_mul,
+    .sum_squares = sum_squares,
+    .scale_mul = scale_mul,
 };

@@ -237,6 +237,35 @@ static void to_f16(uint16_t *dst, const float *src, int n) {
         dst[i] = sb_f32_to_fp16(src[i]);
 }
 
+/* sum_squares of the scalar table, eight at a time: lanes 0..3 of each
+ * eight go to lo and 4..7 to hi, so double lane k is the scalar s[k]. */
+static double sum_squares(const float *x, long n) {
+    __m256d lo = _mm256_setzero_pd(), hi = _mm256_setzero_pd();
+    long i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 v = _mm256_loadu_ps(x + i);
+        const __m256 sq = _mm256_mul_ps(v, v);
+        lo = _mm256_add_pd(lo, _mm256_cvtps_pd(_mm256_castps256_ps128(sq)));
+        hi = _mm256_add_pd(hi, _mm256_cvtps_pd(_mm256_extractf128_ps(sq, 1)));
+    }
+    double s[8];
+    _mm256_storeu_pd(s, lo);
+    _mm256_storeu_pd(s + 4, hi);
+    for (; i < n; i++)
+        s[i & 7] += (double)(x[i] * x[i]);
+    return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+}
+
+/* scale_mul of the scalar table (two roundings per element, as there). */
+static void scale_mul(float *y, const float *x, float scale, const float *w, long n) {
+    const __m256 sv = _mm256_set1_ps(scale);
+    long i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(y + i, _mm256_mul_ps(_mm256_mul_ps(_mm256_loadu_ps(x + i), sv), _mm256_loadu_ps(w + i)));
+    for (; i < n; i++)
+        y[i] = (x[i] * scale) * w[i];
+}
+
 const cpu_vec_fns sb_cpu_vec_avx2 = {
     .row_max = row_max,
     .exp_sum = exp_sum,
@@ -246,4 +275,6 @@ const cpu_vec_fns sb_cpu_vec_avx2 = {
     .wsum_heads_f16 = wsum_heads_f16,
     .to_f16 = to_f16,
     .silu_mul = silu_mul,
+    .sum_squares = sum_squares,
+    .scale_mul = scale_mul,
 };
