@@ -316,17 +316,57 @@ static void test_repack_roundtrip(void) {
     }
 }
 
+/* Three weights of one fused call and their two output buffers. */
+typedef struct fused_set {
+    uint8_t *wb[3]; /* GGUF bytes */
+    sb_cpu_weight w[3];
+    const sb_cpu_weight *wp[3];
+    float *y1[3], *y2[3]; /* n_max tokens of output each */
+} fused_set;
+
+/* Random weights of types[i] x rows[i] x cols (the last one borrowed,
+ * not repacked, when repack_last is false) and outputs for n_max tokens. */
+static void fused_set_make(fused_set *fs, sb_rng *rng, const uint32_t types[3], const int64_t rows[3], int64_t cols,
+                           int64_t n_max, bool repack_last) {
+    for (int i = 0; i < 3; i++) {
+        fs->wb[i] = mt_make_weight(rng, types[i], rows[i], cols, 0);
+        SB_CHECK(sb_cpu_weight_init(&fs->w[i], types[i], rows[i], cols, fs->wb[i], i != 2 || repack_last, NULL) ==
+                 SB_OK);
+        fs->wp[i] = &fs->w[i];
+        fs->y1[i] = sb_malloc((size_t)(n_max * rows[i]) * sizeof(float));
+        fs->y2[i] = sb_malloc((size_t)(n_max * rows[i]) * sizeof(float));
+    }
+}
+
+static void fused_set_free(fused_set *fs) {
+    for (int i = 0; i < 3; i++) {
+        sb_cpu_weight_free(&fs->w[i]);
+        sb_free(fs->wb[i]);
+        sb_free(fs->y1[i]);
+        sb_free(fs->y2[i]);
+    }
+}
+
+/* The widest scratch one of the set's weights needs alone for n tokens. */
+static size_t widest_single_scratch(const fused_set *fs, int64_t n) {
+    size_t ss = 0;
+    for (int i = 0; i < 3; i++) {
+        const size_t s1 = sb_cpu_matmul_scratch_size(&fs->w[i], n);
+        ss = s1 > ss ? s1 : ss;
+    }
+    return ss;
+}
+
 /* Runs the three weights one call each (into y1) and as one fused call
  * (into y2) over n tokens of x; returns how many of the outputs differ in
  * any bit. */
-static int fused_differs(const sb_cpu_weight *const wp[3], const float *x, int64_t n, float *y1[3], float *y2[3],
-                         void *scratch) {
+static int fused_differs(fused_set *fs, const float *x, int64_t n, void *scratch) {
     for (int i = 0; i < 3; i++)
-        sb_cpu_matmul(g_pool2, wp[i], x, n, y1[i], false, scratch);
-    sb_cpu_matmul_multi(g_pool2, wp, 3, x, n, y2, false, scratch);
+        sb_cpu_matmul(g_pool2, fs->wp[i], x, n, fs->y1[i], false, scratch);
+    sb_cpu_matmul_multi(g_pool2, fs->wp, 3, x, n, fs->y2, false, scratch);
     int bad = 0;
     for (int i = 0; i < 3; i++)
-        bad += memcmp(y1[i], y2[i], (size_t)(n * wp[i]->rows) * sizeof(float)) != 0;
+        bad += memcmp(fs->y1[i], fs->y2[i], (size_t)(n * fs->wp[i]->rows) * sizeof(float)) != 0;
     return bad;
 }
 
@@ -347,31 +387,14 @@ static void test_multi(void) {
         if (!use_variant(v))
             continue;
         for (size_t si = 0; si < sizeof sets / sizeof sets[0]; si++) {
-            uint8_t *wb[3];
-            sb_cpu_weight w[3];
-            const sb_cpu_weight *wp[3];
-            float *y1[3], *y2[3];
-            size_t ss = 0;
-            for (int i = 0; i < 3; i++) {
-                wb[i] = mt_make_weight(&rng, sets[si][i], rows[i], cols, 0);
-                SB_CHECK(sb_cpu_weight_init(&w[i], sets[si][i], rows[i], cols, wb[i], i != 2, NULL) == SB_OK);
-                wp[i] = &w[i];
-                y1[i] = sb_malloc((size_t)(n * rows[i]) * sizeof(float));
-                y2[i] = sb_malloc((size_t)(n * rows[i]) * sizeof(float));
-                const size_t s1 = sb_cpu_matmul_scratch_size(&w[i], n);
-                ss = s1 > ss ? s1 : ss;
-            }
-            const size_t sm = sb_cpu_matmul_multi_scratch_size(wp, 3, n);
+            fused_set fs;
+            fused_set_make(&fs, &rng, sets[si], rows, cols, n, false);
+            const size_t ss = widest_single_scratch(&fs, n), sm = sb_cpu_matmul_multi_scratch_size(fs.wp, 3, n);
             void *scratch = sb_aligned_alloc(64, sm > ss ? sm : ss);
-            const int bad = fused_differs(wp, x, n, y1, y2, scratch);
+            const int bad = fused_differs(&fs, x, n, scratch);
             SB_CHECKF(bad == 0, "%s: multi differs from single calls for set %zu (%d outputs)", v->name, si, bad);
             sb_aligned_free(scratch);
-            for (int i = 0; i < 3; i++) {
-                sb_cpu_weight_free(&w[i]);
-                sb_free(wb[i]);
-                sb_free(y1[i]);
-                sb_free(y2[i]);
-            }
+            fused_set_free(&fs);
         }
     }
     restore_features();
@@ -393,38 +416,19 @@ static void test_multi_shared_format(void) {
     float *x = sb_malloc((size_t)(2 * cols) * sizeof(float));
     mt_fill_normal(&rng, x, 2 * cols, 1.0f);
     for (size_t si = 0; si < sizeof sets / sizeof sets[0]; si++) {
-        uint8_t *wb[3];
-        sb_cpu_weight w[3];
-        const sb_cpu_weight *wp[3];
-        float *y1[3], *y2[3];
-        for (int i = 0; i < 3; i++) {
-            wb[i] = mt_make_weight(&rng, sets[si][i], rows[i], cols, 0);
-            SB_CHECK(sb_cpu_weight_init(&w[i], sets[si][i], rows[i], cols, wb[i], true, NULL) == SB_OK);
-            wp[i] = &w[i];
-            y1[i] = sb_malloc((size_t)(2 * rows[i]) * sizeof(float));
-            y2[i] = sb_malloc((size_t)(2 * rows[i]) * sizeof(float));
-        }
+        fused_set fs;
+        fused_set_make(&fs, &rng, sets[si], rows, cols, 2, true);
         for (int64_t n = 1; n <= 2; n++) {
-            size_t ss = 0;
-            for (int i = 0; i < 3; i++) {
-                const size_t s1 = sb_cpu_matmul_scratch_size(&w[i], n);
-                ss = s1 > ss ? s1 : ss;
-            }
-            const size_t sm = sb_cpu_matmul_multi_scratch_size(wp, 3, n);
+            const size_t ss = widest_single_scratch(&fs, n), sm = sb_cpu_matmul_multi_scratch_size(fs.wp, 3, n);
             SB_CHECKF(sm == ss, "set %zu, n %lld: fused scratch %zu bytes, widest single %zu", si, (long long)n, sm,
                       ss);
             void *scratch = sb_aligned_alloc(64, ss);
-            const int bad = fused_differs(wp, x, n, y1, y2, scratch);
+            const int bad = fused_differs(&fs, x, n, scratch);
             SB_CHECKF(bad == 0, "set %zu, n %lld: fused call differs from single calls (%d outputs)", si,
                       (long long)n, bad);
             sb_aligned_free(scratch);
         }
-        for (int i = 0; i < 3; i++) {
-            sb_cpu_weight_free(&w[i]);
-            sb_free(wb[i]);
-            sb_free(y1[i]);
-            sb_free(y2[i]);
-        }
+        fused_set_free(&fs);
     }
     sb_free(x);
 }
