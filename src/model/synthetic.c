@@ -20,6 +20,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 typedef struct synth_shape {
@@ -54,14 +55,14 @@ static const synth_type types[] = {
     {"q5_k_m", SB_TYPE_Q5_K, 17, true}, {"q6_k", SB_TYPE_Q6_K, 18, false},
 };
 
-/* Splits "shape:type" and finds both. */
+/* Splits "shape:type" and finds both (names compared without case). */
 static sb_status parse(const char *spec, const synth_shape **shape, const synth_type **type, sb_error *err) {
     const char *colon = strrchr(spec, ':');
     size_t sl = colon ? (size_t)(colon - spec) : strlen(spec);
     *shape = NULL;
     *type = NULL;
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
-        if (strlen(shapes[i].name) == sl && strncmp(shapes[i].name, spec, sl) == 0)
+        if (strlen(shapes[i].name) == sl && strncasecmp(shapes[i].name, spec, sl) == 0)
             *shape = &shapes[i];
     if (!*shape)
         return sb_error_set(err, SB_ERR_INVALID_ARG,
@@ -70,7 +71,7 @@ static sb_status parse(const char *spec, const synth_shape **shape, const synth_
                             spec);
     const char *tn = colon ? colon + 1 : "f16";
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
-        if (strcmp(types[i].name, tn) == 0)
+        if (strcasecmp(types[i].name, tn) == 0) /* "Q4_K_M" as quantize spells it, or "q4_k_m" */
             *type = &types[i];
     if (!*type)
         return sb_error_set(

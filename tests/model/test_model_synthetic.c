@@ -3,8 +3,8 @@
  * the file it writes loads back as the same model the in-memory synthetic
  * loader builds (the same logits, bit for bit, on the same backend), its
  * hyperparameter keys read back, a vocabulary is copied whole, and a
- * vocabulary of the wrong size or an unknown shape is refused with nothing
- * written.
+ * vocabulary of the wrong size or an unknown shape or type is refused with
+ * nothing written; shape and type names match in any case.
  */
 #include "model_test_util.h"
 #include "sb_cpu_backend.h"
@@ -118,9 +118,29 @@ static void test_refusals(void) {
     }
 }
 
+/* Names are matched without case: "Q4_K_M" as `solebox quantize` spells
+ * the type, or "q4_k_m"; an unknown type is refused by name. */
+static void test_names_any_case(void) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/upper.gguf", sb_test_tmpdir());
+    sb_error err;
+    SB_CHECKF(sb_model_write_synthetic("Micro-Llama:Q4_K_M", NULL, path, &err) == SB_OK, "write: %s", err.msg);
+    sb_gguf *g = NULL;
+    int64_t ft = -1;
+    SB_CHECK(sb_gguf_open(path, &g, &err) == SB_OK);
+    SB_CHECK(g && sb_gguf_get_int(g, "general.file_type", &ft, &err) == SB_OK);
+    SB_CHECK_EQ_INT(ft, 15); /* MOSTLY_Q4_K_M */
+    sb_gguf_close(g);
+    unlink(path);
+    SB_CHECK(sb_model_write_synthetic("micro-llama:Q3_K", NULL, path, &err) != SB_OK);
+    SB_CHECKF(strstr(err.msg, "unknown type 'Q3_K'") != NULL, "message: %s", err.msg);
+    SB_CHECK(access(path, F_OK) != 0);
+}
+
 int main(void) {
     SB_RUN(test_file_equals_memory);
     SB_RUN(test_with_vocab);
     SB_RUN(test_refusals);
+    SB_RUN(test_names_any_case);
     return sb_test_finish();
 }
