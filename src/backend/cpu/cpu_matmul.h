@@ -67,7 +67,10 @@ bool sb_cpu_matmul_supports(uint32_t type);
  * mm_kernels.h, F32/F16/BF16 weights of 4 MiB or more as the same rows
  * (smaller ones stay borrowed: w->packed == NULL); either way in memory
  * backed by transparent huge pages where the OS allows (decode reads every
- * weight byte per token). Errors: unsupported type, cols not a block multiple,
+ * weight byte per token). Q4_1, Q5_0 and Q5_1 weights are converted, with
+ * or without repack, into an owned copy of another type (w->type says
+ * which: Q8_0 for Q5_0, F16 for the others; see kernel_type in
+ * cpu_matmul.c). Errors: unsupported type, cols not a block multiple,
  * out of memory. */
 sb_status sb_cpu_weight_init(sb_cpu_weight *w, uint32_t type, int64_t rows, int64_t cols, const void *data, bool repack,
                              sb_error *err);
@@ -112,8 +115,8 @@ void sb_cpu_dequantize_row(uint32_t type, const void *src, float *dst, int64_t n
 
 /* Quantizes n F32 elements (a block multiple) into `type`'s GGUF block
  * layout, the way the reference quantizer does (used by `solebox quantize`
- * and by quantized KV caches). Supports at least F32, F16, BF16, Q8_0, Q4_0,
- * Q4_K, Q5_K, Q6_K. */
+ * and by quantized KV caches). Supports at least F32, F16, BF16, Q8_0,
+ * Q4_0, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K. */
 sb_status sb_cpu_quantize_row(uint32_t type, const float *src, void *dst, int64_t n, sb_error *err);
 
 /* The instruction sets this process may use, and the one in use. */

@@ -32,6 +32,33 @@ typedef struct {
 } sb_block_q8_0;
 _Static_assert(sizeof(sb_block_q8_0) == 34, "block_q8_0 size");
 
+/* Q4_1: 32 weights, w = d * q + m, q in 0..15, nibbles as Q4_0. */
+typedef struct {
+    uint16_t d;
+    uint16_t m;
+    uint8_t qs[SB_QK4_0 / 2];
+} sb_block_q4_1;
+_Static_assert(sizeof(sb_block_q4_1) == 20, "block_q4_1 size");
+
+/* Q5_0: 32 weights, w = d * (q - 16), q in 0..31: the low four bits as the
+ * nibbles of Q4_0, the fifth bit of element j as bit j of qh (a
+ * little-endian 32-bit word). */
+typedef struct {
+    uint16_t d;
+    uint8_t qh[4];
+    uint8_t qs[SB_QK4_0 / 2];
+} sb_block_q5_0;
+_Static_assert(sizeof(sb_block_q5_0) == 22, "block_q5_0 size");
+
+/* Q5_1: Q5_0's bits with w = d * q + m. */
+typedef struct {
+    uint16_t d;
+    uint16_t m;
+    uint8_t qh[4];
+    uint8_t qs[SB_QK4_0 / 2];
+} sb_block_q5_1;
+_Static_assert(sizeof(sb_block_q5_1) == 24, "block_q5_1 size");
+
 /* Q4_K: 256 weights in 8 sub-blocks of 32; w = d * sc[j] * q - dmin * m[j],
  * q in 0..15, sc/m 6-bit packed in `scales` (see sb_q4k_scale_min). qs holds
  * 4 chunks of 64 elements as 32 bytes each: low nibbles are elements 0..31 of

@@ -33,6 +33,49 @@ void sb_ref_dequant_q8_0(const sb_block_q8_0 *x, float *y, int64_t n) {
     }
 }
 
+/* Q4_1 to F32 (ggml dequantize_row_q4_1). */
+void sb_ref_dequant_q4_1(const sb_block_q4_1 *x, float *y, int64_t n) {
+    for (int64_t b = 0; b < n / SB_QK4_0; b++, y += SB_QK4_0) {
+        const float d = sb_fp16_to_f32(x[b].d), m = sb_fp16_to_f32(x[b].m);
+        for (int j = 0; j < SB_QK4_0 / 2; j++) {
+            y[j] = (float)(x[b].qs[j] & 0x0F) * d + m;
+            y[j + SB_QK4_0 / 2] = (float)(x[b].qs[j] >> 4) * d + m;
+        }
+    }
+}
+
+/* The 5-bit value (0..31) of element j of a Q5_0/Q5_1 block. */
+static inline int q5_value(const uint8_t qs[SB_QK4_0 / 2], const uint8_t qh[4], int j) {
+    const int low = j < SB_QK4_0 / 2 ? qs[j] & 0x0F : qs[j - SB_QK4_0 / 2] >> 4;
+    return low | (((qh[j / 8] >> (j % 8)) & 1) << 4);
+}
+
+/* Q5_0 to F32 (ggml dequantize_row_q5_0). */
+void sb_ref_dequant_q5_0(const sb_block_q5_0 *x, float *y, int64_t n) {
+    for (int64_t b = 0; b < n / SB_QK4_0; b++, y += SB_QK4_0) {
+        const float d = sb_fp16_to_f32(x[b].d);
+        for (int j = 0; j < SB_QK4_0; j++)
+            y[j] = (float)(q5_value(x[b].qs, x[b].qh, j) - 16) * d;
+    }
+}
+
+/* Q5_1 to F32 (ggml dequantize_row_q5_1). */
+void sb_ref_dequant_q5_1(const sb_block_q5_1 *x, float *y, int64_t n) {
+    for (int64_t b = 0; b < n / SB_QK4_0; b++, y += SB_QK4_0) {
+        const float d = sb_fp16_to_f32(x[b].d), m = sb_fp16_to_f32(x[b].m);
+        for (int j = 0; j < SB_QK4_0; j++)
+            y[j] = (float)q5_value(x[b].qs, x[b].qh, j) * d + m;
+    }
+}
+
+void sb_ref_q5_0_to_q8_0(const sb_block_q5_0 *x, sb_block_q8_0 *y, int64_t n) {
+    for (int64_t b = 0; b < n / SB_QK4_0; b++) {
+        y[b].d = x[b].d;
+        for (int j = 0; j < SB_QK4_0; j++)
+            y[b].qs[j] = (int8_t)(q5_value(x[b].qs, x[b].qh, j) - 16);
+    }
+}
+
 /* Q4_K to F32: chunk by chunk, two sub-blocks (low and high nibbles) each. */
 void sb_ref_dequant_q4_K(const sb_block_q4_K *x, float *y, int64_t n) {
     for (int64_t b = 0; b < n / SB_QK_K; b++) {
@@ -134,6 +177,66 @@ void sb_ref_quant_q4_0(const float *x, sb_block_q4_0 *y, int64_t n) {
             q1 = q1 < 15 ? q1 : 15;
             y[b].qs[j] = (uint8_t)(q0 | (q1 << 4));
         }
+    }
+}
+
+/* Stores the low four bits of q0 (element j) and q1 (element j + 16) in
+ * byte j and their fifth bits in qh (bits j and j + 16). */
+static inline void q5_put(uint8_t qs[SB_QK4_0 / 2], uint32_t *qh, int j, int q0, int q1) {
+    qs[j] = (uint8_t)((q0 & 0x0F) | ((q1 & 0x0F) << 4));
+    *qh |= (uint32_t)((q0 >> 4) & 1) << j;
+    *qh |= (uint32_t)((q1 >> 4) & 1) << (j + SB_QK4_0 / 2);
+}
+
+static inline void q5_put_qh(uint8_t qh[4], uint32_t bits) {
+    for (int i = 0; i < 4; i++)
+        qh[i] = (uint8_t)(bits >> (8 * i));
+}
+
+/* Q5_0 (ggml quantize_row_q5_0_ref): the largest magnitude maps to -16,
+ * q = min(31, trunc(x / d + 16.5)). */
+void sb_ref_quant_q5_0(const float *x, sb_block_q5_0 *y, int64_t n) {
+    for (int64_t b = 0; b < n / SB_QK4_0; b++, x += SB_QK4_0) {
+        float amax = 0.0f, max = 0.0f;
+        for (int j = 0; j < SB_QK4_0; j++) {
+            if (amax < fabsf(x[j])) {
+                amax = fabsf(x[j]);
+                max = x[j];
+            }
+        }
+        const float d = max / -16;
+        const float id = d != 0.0f ? 1.0f / d : 0.0f;
+        y[b].d = sb_f32_to_fp16(d);
+        uint32_t qh = 0;
+        for (int j = 0; j < SB_QK4_0 / 2; j++) {
+            int q0 = (int8_t)(x[j] * id + 16.5f);
+            int q1 = (int8_t)(x[j + SB_QK4_0 / 2] * id + 16.5f);
+            q5_put(y[b].qs, &qh, j, q0 < 31 ? q0 : 31, q1 < 31 ? q1 : 31);
+        }
+        q5_put_qh(y[b].qh, qh);
+    }
+}
+
+/* Q5_1 (ggml quantize_row_q5_1_ref): m = min, d = (max - min) / 31,
+ * q = trunc((x - m) / d + 0.5). */
+void sb_ref_quant_q5_1(const float *x, sb_block_q5_1 *y, int64_t n) {
+    for (int64_t b = 0; b < n / SB_QK4_0; b++, x += SB_QK4_0) {
+        float min = x[0], max = x[0];
+        for (int j = 1; j < SB_QK4_0; j++) {
+            min = x[j] < min ? x[j] : min;
+            max = x[j] > max ? x[j] : max;
+        }
+        const float d = (max - min) / 31;
+        const float id = d != 0.0f ? 1.0f / d : 0.0f;
+        y[b].d = sb_f32_to_fp16(d);
+        y[b].m = sb_f32_to_fp16(min);
+        uint32_t qh = 0;
+        for (int j = 0; j < SB_QK4_0 / 2; j++) {
+            const int q0 = (uint8_t)((x[j] - min) * id + 0.5f);
+            const int q1 = (uint8_t)((x[j + SB_QK4_0 / 2] - min) * id + 0.5f);
+            q5_put(y[b].qs, &qh, j, q0, q1);
+        }
+        q5_put_qh(y[b].qh, qh);
     }
 }
 

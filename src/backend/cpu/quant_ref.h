@@ -39,6 +39,12 @@ static inline void sb_q4k_scale_min(int j, const uint8_t *q, uint8_t *d, uint8_t
 /* ---- dequantization (n a multiple of the block size) ---- */
 void sb_ref_dequant_q4_0(const sb_block_q4_0 *x, float *y, int64_t n);
 void sb_ref_dequant_q8_0(const sb_block_q8_0 *x, float *y, int64_t n);
+void sb_ref_dequant_q4_1(const sb_block_q4_1 *x, float *y, int64_t n);
+void sb_ref_dequant_q5_0(const sb_block_q5_0 *x, float *y, int64_t n);
+void sb_ref_dequant_q5_1(const sb_block_q5_1 *x, float *y, int64_t n);
+/* Q5_0 blocks as Q8_0 blocks of the same values (the same d, q - 16 in
+ * -16..15): the matmul kernels read Q5_0 weights this way. */
+void sb_ref_q5_0_to_q8_0(const sb_block_q5_0 *x, sb_block_q8_0 *y, int64_t n);
 void sb_ref_dequant_q4_K(const sb_block_q4_K *x, float *y, int64_t n);
 void sb_ref_dequant_q5_K(const sb_block_q5_K *x, float *y, int64_t n);
 void sb_ref_dequant_q6_K(const sb_block_q6_K *x, float *y, int64_t n);
@@ -49,6 +55,8 @@ void sb_ref_dequant_bf16(const uint16_t *x, float *y, int64_t n);
 /* ---- reference weight quantizers (ggml's *_ref functions) ---- */
 void sb_ref_quant_q4_0(const float *x, sb_block_q4_0 *y, int64_t n);
 void sb_ref_quant_q8_0(const float *x, sb_block_q8_0 *y, int64_t n);
+void sb_ref_quant_q5_0(const float *x, sb_block_q5_0 *y, int64_t n);
+void sb_ref_quant_q5_1(const float *x, sb_block_q5_1 *y, int64_t n);
 void sb_ref_quant_q4_K(const float *x, sb_block_q4_K *y, int64_t n);
 void sb_ref_quant_q5_K(const float *x, sb_block_q5_K *y, int64_t n);
 void sb_ref_quant_q6_K(const float *x, sb_block_q6_K *y, int64_t n);

@@ -1,7 +1,8 @@
 /*
  * test_quant.c - the scalar reference formats: block sizes agree with the
  * GGUF type traits, quantize_row writes hand-computed blocks for simple
- * inputs, dequantize(quantize(x)) stays within each type's error bound, the
+ * inputs, hand-built Q4_1/Q5_0/Q5_1 blocks decode to their values,
+ * dequantize(quantize(x)) stays within each type's error bound, the
  * activation quantizers round like ggml, and the reference dot products
  * equal the float64 dot of the dequantized operands.
  */
@@ -17,6 +18,9 @@ static void test_block_sizes(void) {
     } t[] = {
         {SB_TYPE_Q4_0, sizeof(sb_block_q4_0), SB_QK4_0},
         {SB_TYPE_Q8_0, sizeof(sb_block_q8_0), SB_QK8_0},
+        {SB_TYPE_Q4_1, sizeof(sb_block_q4_1), SB_QK4_0},
+        {SB_TYPE_Q5_0, sizeof(sb_block_q5_0), SB_QK4_0},
+        {SB_TYPE_Q5_1, sizeof(sb_block_q5_1), SB_QK4_0},
         {SB_TYPE_Q4_K, sizeof(sb_block_q4_K), SB_QK_K},
         {SB_TYPE_Q5_K, sizeof(sb_block_q5_K), SB_QK_K},
         {SB_TYPE_Q6_K, sizeof(sb_block_q6_K), SB_QK_K},
@@ -91,6 +95,45 @@ static void test_quant_zero_hand(void) {
             nz += b[j] != 0;
         SB_CHECKF(nz == 0, "%s: zero input gives %d non-zero bytes", sb_type_name(zt[i]), nz);
     }
+}
+
+/* Q4_1, Q5_0 and Q5_1 blocks built by hand decode to the values their
+ * layout says: element j's low four bits in byte j % 16 (low nibble for
+ * j < 16), its fifth bit as bit j of the little-endian qh word; Q5_0 also
+ * converts to the Q8_0 block of the same values. */
+static void test_legacy_blocks_hand(void) {
+    float y[32];
+    sb_block_q5_0 b5 = {.d = 0x3C00, .qh = {0, 0, 0xFF, 0xFF}}; /* d = 1, q_j = j */
+    for (int j = 0; j < 16; j++)
+        b5.qs[j] = (uint8_t)(j | j << 4);
+    sb_cpu_dequantize_row(SB_TYPE_Q5_0, &b5, y, 32);
+    for (int j = 0; j < 32; j++)
+        SB_CHECKF(y[j] == (float)(j - 16), "Q5_0 element %d: %g", j, y[j]);
+    sb_block_q8_0 b8;
+    sb_ref_q5_0_to_q8_0(&b5, &b8, 32);
+    SB_CHECK(b8.d == b5.d);
+    for (int j = 0; j < 32; j++)
+        SB_CHECK(b8.qs[j] == j - 16);
+    /* each fifth bit alone: only its element moves from -16 to 0 */
+    for (int bit = 0; bit < 32; bit++) {
+        sb_block_q5_0 one = {.d = 0x3C00};
+        one.qh[bit / 8] = (uint8_t)(1u << (bit % 8));
+        sb_cpu_dequantize_row(SB_TYPE_Q5_0, &one, y, 32);
+        for (int j = 0; j < 32; j++)
+            SB_CHECKF(y[j] == (j == bit ? 0.0f : -16.0f), "qh bit %d, element %d: %g", bit, j, y[j]);
+    }
+    sb_block_q5_1 b51 = {.d = 0x3800, .m = 0xC200, .qh = {0, 0, 0xFF, 0xFF}}; /* d = 0.5, m = -3 */
+    memcpy(b51.qs, b5.qs, sizeof b51.qs);
+    sb_cpu_dequantize_row(SB_TYPE_Q5_1, &b51, y, 32);
+    for (int j = 0; j < 32; j++)
+        SB_CHECKF(y[j] == 0.5f * (float)j - 3.0f, "Q5_1 element %d: %g", j, y[j]);
+    sb_block_q4_1 b41 = {.d = 0x4000, .m = 0x3C00}; /* d = 2, m = 1 */
+    for (int j = 0; j < 16; j++)
+        b41.qs[j] = (uint8_t)(j | (15 - j) << 4);
+    sb_cpu_dequantize_row(SB_TYPE_Q4_1, &b41, y, 32);
+    for (int j = 0; j < 16; j++)
+        SB_CHECKF(y[j] == (float)(2 * j + 1) && y[j + 16] == (float)(2 * (15 - j) + 1), "Q4_1 element %d: %g %g", j,
+                  y[j], y[j + 16]);
 }
 
 /* A Q6_K block whose every sub-block is the same ramp: the scale search
@@ -243,6 +286,7 @@ int main(void) {
     SB_RUN(test_quant_q8_0_hand);
     SB_RUN(test_quant_q4_0_hand);
     SB_RUN(test_quant_zero_hand);
+    SB_RUN(test_legacy_blocks_hand);
     SB_RUN(test_quant_q6_K_exact_grid);
     SB_RUN(test_roundtrip_error);
     SB_RUN(test_act_rounding);
