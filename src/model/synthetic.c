@@ -7,8 +7,9 @@
  * N(0, 1/fan_in) (no quantization search, so a 1.1B model is built in a few
  * seconds). Tensor types follow llama-quantize's choices for each file type
  * (output in Q6_K; for *_K_M also attn_v and ffn_down of the "more bits"
- * layers); a row whose length is not a multiple of the type's block falls
- * back to Q8_0 (llama-quantize uses Q5_0/Q5_1 there).
+ * layers); a row whose length is not a multiple of the type's block gets
+ * llama-quantize's substitute (Q4_K -> Q5_0, Q5_K -> Q5_1, else Q8_0), as
+ * the real files of Qwen2.5-0.5B (896 columns) have.
  */
 #include "model_internal.h"
 
@@ -40,6 +41,8 @@ static const synth_shape shapes[] = {
     {"qwen2.5-32b", "qwen2", 152064, 5120, 64, 40, 8, 27648, 32768, 1000000.0f, 1e-6f, false},
     /* not a real model: a few MB with the Llama 2 vocabulary size, for tests */
     {"micro-llama", "llama", 32000, 256, 2, 4, 2, 512, 1024, 10000.0f, 1e-5f, false},
+    /* the same for a tied qwen2 whose rows are not whole K-quant super-blocks (as Qwen2.5-0.5B's) */
+    {"micro-qwen2", "qwen2", 32000, 224, 2, 4, 2, 608, 1024, 1000000.0f, 1e-6f, true},
 };
 
 typedef struct synth_type {
@@ -67,7 +70,7 @@ static sb_status parse(const char *spec, const synth_shape **shape, const synth_
     if (!*shape)
         return sb_error_set(err, SB_ERR_INVALID_ARG,
                             "synthetic model '%s': unknown shape (tinyllama-1.1b, llama2-7b, llama2-13b, llama3-8b, "
-                            "qwen2.5-0.5b, qwen2.5-7b, qwen2.5-32b, micro-llama)",
+                            "qwen2.5-0.5b, qwen2.5-7b, qwen2.5-32b, micro-llama, micro-qwen2)",
                             spec);
     const char *tn = colon ? colon + 1 : "f16";
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
@@ -103,6 +106,11 @@ static void fill_hparams(const synth_shape *s, const synth_type *t, sb_model_hpa
     hp->rope.beta_fast = 32.0f;
     hp->rope.beta_slow = 1.0f;
     hp->rope.n_ctx_orig = s->n_ctx;
+    const sb_arch *arch = sb_arch_find(s->arch); /* what the loader takes from the architecture */
+    if (arch) {
+        hp->rope.mode = arch->rope_mode;
+        hp->qk_norm = arch->qk_norm;
+    }
 }
 
 /* llama.cpp's use_more_bits(i, n). */
@@ -118,8 +126,10 @@ static uint32_t pick_type(const synth_type *ty, const sb_weight_spec *s, const s
         t = SB_TYPE_Q6_K;
     if (ty->k_mix && (s->role == SB_W_V || s->role == SB_W_DOWN) && more_bits(s->layer, hp->n_layers))
         t = SB_TYPE_Q6_K;
+    if (s->ne[0] % (int64_t)sb_type_traits_of(t)->block_size != 0) /* llama-quantize's substitutes */
+        t = t == SB_TYPE_Q4_K ? SB_TYPE_Q5_0 : t == SB_TYPE_Q5_K ? SB_TYPE_Q5_1 : SB_TYPE_Q8_0;
     if (s->ne[0] % (int64_t)sb_type_traits_of(t)->block_size != 0)
-        t = SB_TYPE_Q8_0;
+        t = SB_TYPE_F16;
     return t;
 }
 
@@ -191,6 +201,11 @@ static void gen_blocks(const gen_job *j, size_t u0, size_t u1) {
         switch (j->type) {
         case SB_TYPE_Q8_0: put_f16(blk, s / 73.9f); break;
         case SB_TYPE_Q4_0: put_f16(blk, s / 4.6f); break;
+        case SB_TYPE_Q5_0: put_f16(blk, s / 9.23f); break; /* q - 16, q uniform in 0..31 */
+        case SB_TYPE_Q5_1: /* d * q + m, centred */
+            put_f16(blk, s / 9.23f);
+            put_f16(blk + 2, -15.5f * s / 9.23f);
+            break;
         case SB_TYPE_Q4_K:
             put_f16(blk, s / 258.0f);
             put_f16(blk + 2, 7.5f * s / 258.0f);

@@ -11,6 +11,7 @@
 #include "sb_gguf.h"
 #include "sb_test.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,6 +119,45 @@ static void test_refusals(void) {
     }
 }
 
+/* A tied qwen2 with 224-wide rows, as llama-quantize writes Qwen2.5-0.5B:
+ * Q4_K_M holds Q5_0 tensors and Q5_K_M Q5_1 ones (the matmul kernels read
+ * them converted; their arithmetic is tested in test_cpu_matmul). The
+ * file has them, loads, and gives the in-memory model's logits, all
+ * finite. */
+static void test_substitute_types(void) {
+    const struct {
+        const char *spec;
+        uint32_t want;
+    } cases[] = {{"micro-qwen2:q8_0", SB_TYPE_Q8_0}, {"micro-qwen2:q4_k_m", SB_TYPE_Q5_0}, {"micro-qwen2:q5_k_m", SB_TYPE_Q5_1}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char path[512];
+        snprintf(path, sizeof path, "%s/substitute.gguf", sb_test_tmpdir());
+        sb_error err;
+        SB_CHECKF(sb_model_write_synthetic(cases[i].spec, NULL, path, &err) == SB_OK, "write: %s", err.msg);
+        sb_gguf *g = NULL;
+        size_t found = 0;
+        SB_CHECK(sb_gguf_open(path, &g, &err) == SB_OK);
+        for (size_t t = 0; g && t < sb_gguf_n_tensors(g); t++)
+            found += sb_gguf_tensor_at(g, t)->type == cases[i].want;
+        sb_gguf_close(g);
+        SB_CHECKF(found >= 4, "%s: %zu tensors of %s", cases[i].spec, found, sb_type_name(cases[i].want));
+        int v1 = 0, v2 = 0;
+        float *from_file = logits_of(path, NULL, &v1), *in_memory = logits_of(NULL, cases[i].spec, &v2);
+        SB_CHECK(from_file && in_memory && v1 == v2);
+        if (from_file && in_memory && v1 == v2) {
+            SB_CHECKF(memcmp(from_file, in_memory, (size_t)NP * (size_t)v1 * sizeof(float)) == 0,
+                      "%s: the file's logits differ from the in-memory model's", cases[i].spec);
+            size_t bad = 0;
+            for (size_t k = 0; k < (size_t)NP * (size_t)v1; k++)
+                bad += !isfinite(from_file[k]);
+            SB_CHECKF(bad == 0, "%s: %zu logits not finite", cases[i].spec, bad);
+        }
+        free(from_file);
+        free(in_memory);
+        unlink(path);
+    }
+}
+
 /* Names are matched without case: "Q4_K_M" as `solebox quantize` spells
  * the type, or "q4_k_m"; an unknown type is refused by name. */
 static void test_names_any_case(void) {
@@ -142,5 +182,6 @@ int main(void) {
     SB_RUN(test_with_vocab);
     SB_RUN(test_refusals);
     SB_RUN(test_names_any_case);
+    SB_RUN(test_substitute_types);
     return sb_test_finish();
 }
