@@ -104,10 +104,11 @@ uint32_t sb_quantize_choose_type(sb_quant_ctx *c, const char *name, int n_dims, 
         else if (c->ftype == SB_FTYPE_MOSTLY_Q5_K_M)
             t = SB_TYPE_Q6_K;
     }
-    if (nx % block_of(t) != 0) {
+    if (nx % block_of(t) != 0) { /* rows that are not whole super-blocks: llama-quantize's substitutes */
         *fallback = true;
-        t = (t == SB_TYPE_Q4_K || t == SB_TYPE_Q5_K || t == SB_TYPE_Q6_K) && nx % 32 == 0 ? SB_TYPE_Q8_0
-                                                                                           : SB_TYPE_F16;
+        t = t == SB_TYPE_Q4_K ? SB_TYPE_Q5_0 : t == SB_TYPE_Q5_K ? SB_TYPE_Q5_1 : SB_TYPE_Q8_0;
+        if (nx % block_of(t) != 0)
+            t = SB_TYPE_F16;
     }
     *quantize = t != src_type;
     return t;
