@@ -107,6 +107,9 @@ static void test_unsupported_type(void) {
         return; /* the kernels support them all: nothing to refuse */
     mt_tiny t = {.odd_type = "blk.1.attn_q.weight", .odd_type_id = odd};
     expect_refused(&t, SB_ERR_UNSUPPORTED, "blk.1.attn_q.weight", sb_type_name(odd));
+    /* an embedding table only looked up by rows, in a type nothing dequantizes */
+    mt_tiny t3 = {.odd_type = "token_embd.weight", .odd_type_id = odd};
+    expect_refused(&t3, SB_ERR_UNSUPPORTED, "token_embd.weight", sb_type_name(odd));
     /* a norm weight in a quantized type */
     mt_tiny t2 = {.odd_type = "blk.0.ffn_norm.weight", .odd_type_id = SB_TYPE_Q8_0};
     expect_refused(&t2, SB_ERR_UNSUPPORTED, "blk.0.ffn_norm.weight", "Q8_0");

@@ -117,6 +117,9 @@ static void weight_free(cpu_backend *cb, cpu_weight *w) {
 static sb_status load_matrix(cpu_backend *cb, cpu_weight *w, sb_tensor *t, uint32_t usage, const void *host,
                              uint64_t bytes, sb_error *err) {
     if (usage & SB_USE_ROWS) {
+        if (!sb_cpu_dequantize_supports(t->type))
+            return sb_error_set(err, SB_ERR_UNSUPPORTED, "tensor '%s': type %s is not supported for row lookups",
+                                t->name, sb_type_name(t->type));
         w->rows = host;
         w->resident = bytes;
     }

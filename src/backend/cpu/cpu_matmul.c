@@ -274,6 +274,26 @@ void sb_cpu_weight_dequantize_row(const sb_cpu_weight *w, int64_t r, float *dst)
     }
 }
 
+bool sb_cpu_dequantize_supports(uint32_t type) {
+    switch (type) {
+    case SB_TYPE_F32:
+    case SB_TYPE_F16:
+    case SB_TYPE_BF16:
+    case SB_TYPE_Q8_0:
+    case SB_TYPE_Q4_0:
+    case SB_TYPE_Q4_1:
+    case SB_TYPE_Q5_0:
+    case SB_TYPE_Q5_1:
+    case SB_TYPE_Q4_K:
+    case SB_TYPE_Q5_K:
+    case SB_TYPE_Q6_K:
+    case SB_TYPE_Q8_K:
+        return true;
+    default:
+        return false;
+    }
+}
+
 void sb_cpu_dequantize_row(uint32_t type, const void *src, float *dst, int64_t n) {
     switch (type) {
     case SB_TYPE_F32:

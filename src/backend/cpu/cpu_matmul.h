@@ -110,7 +110,10 @@ void sb_cpu_matmul_multi(sb_threadpool *pool, const sb_cpu_weight *const *ws, in
  * (a tied embedding), so it needs no second, GGUF-layout copy. */
 void sb_cpu_weight_dequantize_row(const sb_cpu_weight *w, int64_t r, float *dst);
 
-/* Dequantizes n elements (a block multiple) of a row of `type` to F32. */
+/* True if sb_cpu_dequantize_row reads this type. */
+bool sb_cpu_dequantize_supports(uint32_t type);
+/* Dequantizes n elements (a block multiple) of a row of `type` to F32
+ * (zeros for a type it does not read). */
 void sb_cpu_dequantize_row(uint32_t type, const void *src, float *dst, int64_t n);
 
 /* Quantizes n F32 elements (a block multiple) into `type`'s GGUF block
