@@ -27,6 +27,8 @@ sb_status f_min(trender *r, const tnode *n, tv self, const targs *a, tv *out);
 sb_status f_max(trender *r, const tnode *n, tv self, const targs *a, tv *out);
 sb_status f_sum(trender *r, const tnode *n, tv self, const targs *a, tv *out);
 sb_status f_batch(trender *r, const tnode *n, tv self, const targs *a, tv *out);
+sb_status f_groupby(trender *r, const tnode *n, tv self, const targs *a, tv *out);
+sb_status f_slice(trender *r, const tnode *n, tv self, const targs *a, tv *out);
 
 /* str(v) of a filter operand (soft_str: undefined -> ""). */
 static sb_status soft_str(trender *r, const tnode *n, tv v, tv *out) { return tv_to_str(r, n, v, out); }
@@ -800,12 +802,13 @@ static const filter_entry k_filters[] = {
     {"abs", f_abs},           {"attr", f_attr},         {"batch", f_batch},         {"capitalize", f_capitalize},
     {"center", f_center},     {"count", f_length},      {"d", f_default},           {"default", f_default},
     {"dictsort", f_dictsort}, {"e", f_escape},          {"escape", f_escape},       {"first", f_first},
-    {"float", f_float},       {"forceescape", f_escape}, {"format", f_format},
+    {"float", f_float},       {"forceescape", f_escape}, {"format", f_format},     {"groupby", f_groupby},
     {"indent", f_indent},     {"int", f_int},           {"items", f_items},         {"join", f_join},
     {"last", f_last},         {"length", f_length},     {"list", f_list},           {"lower", f_lower},
     {"map", f_map},           {"max", f_max},           {"min", f_min},             {"reject", f_reject},
     {"rejectattr", f_rejectattr}, {"replace", f_replace}, {"reverse", f_reverse},   {"round", f_round},
-    {"safe", f_safe},         {"select", f_select},     {"selectattr", f_selectattr}, {"sort", f_sort},
+    {"safe", f_safe},         {"select", f_select},     {"selectattr", f_selectattr}, {"slice", f_slice},
+    {"sort", f_sort},
     {"string", f_string},     {"sum", f_sum},           {"title", f_title},         {"tojson", f_tojson},
     {"trim", f_trim},         {"truncate", f_truncate}, {"unique", f_unique},       {"upper", f_upper},
     {"wordcount", f_wordcount},

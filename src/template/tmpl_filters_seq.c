@@ -1,6 +1,7 @@
 /*
  * tmpl_filters_seq.c - jinja2's filters over sequences: map, select/reject,
- * selectattr/rejectattr, sort, dictsort, unique, min, max, sum, batch.
+ * selectattr/rejectattr, sort, dictsort, groupby, unique, min, max, sum,
+ * batch, slice.
  * jinja2 returns generators for some of them; here they return lists, which
  * print and iterate the same way for every use a chat template makes.
  */
@@ -242,6 +243,91 @@ sb_status f_dictsort(trender *r, const tnode *n, tv self, const targs *a, tv *ou
     return st;
 }
 
+/* The fields of groupby's tuples, which answer .grouper and .list as well
+ * as [0] and [1] (jinja2's _GroupTuple). */
+static const char *const group_fields[] = {"grouper", "list", NULL};
+
+/* The grouping key of item: its attribute (lower-cased strings unless
+ * case-sensitive), or `def` where the item lacks it and def is given. */
+static sb_status group_key(trender *r, const tnode *n, tv item, const tv *attr, const tv *def, bool lower, tv *out) {
+    sb_status st = key_of(r, n, item, attr, lower, out);
+    if (st == SB_OK && out->type == TV_UNDEF && def) {
+        tv_release(*out);
+        st = key_of(r, n, *def, NULL, lower, out);
+    }
+    return st;
+}
+
+/* Appends (grouper, items[from..to)) to the list out. */
+static sb_status push_group(trender *r, const tnode *n, tv grouper, const keyed *v, size_t from, size_t to, tv out) {
+    tv members, pair;
+    sb_status st = rt_fix(r, n, list_new(&r->heap, to - from, false, &members));
+    if (st) {
+        tv_release(grouper);
+        return st;
+    }
+    for (size_t k = from; k < to; k++)
+        tv_list(members)->items[tv_list(members)->len++] = tv_retain(v[k].item);
+    if ((st = rt_fix(r, n, list_new(&r->heap, 2, true, &pair)))) {
+        tv_release(grouper);
+        tv_release(members);
+        return st;
+    }
+    tlist *p = tv_list(pair);
+    p->items[p->len++] = grouper;
+    p->items[p->len++] = members;
+    p->fields = group_fields;
+    return rt_fix(r, n, list_push(tv_list(out), pair));
+}
+
+/* groupby(attribute, default=None, case_sensitive=False): the items sorted
+ * by the attribute (a dotted path or index, as sort's) and grouped by equal
+ * value, as (grouper, list) tuples. Without case_sensitive, strings group
+ * regardless of case and the grouper is the first member's own value. */
+sb_status f_groupby(trender *r, const tnode *n, tv self, const targs *a, tv *out) {
+    static const char *const names[] = {"attribute", "default", "case_sensitive", NULL};
+    sb_status st = arg_check(r, n, a, 3, names, "groupby");
+    if (st)
+        return st;
+    const tv *attr = arg_get(a, 0, "attribute"), *def = arg_get(a, 1, "default");
+    if (!attr)
+        return rt_type_error(r, n, "groupby() needs an attribute");
+    const bool lower = !arg_true(arg_get(a, 2, "case_sensitive"));
+    tlist *items;
+    if ((st = tv_iterate(r, n, self, &items)))
+        return st;
+    const size_t len = items->len;
+    keyed *v = sb_calloc(len ? len : 1, sizeof *v), *tmp = sb_calloc(len ? len : 1, sizeof *tmp);
+    st = (!v || !tmp) ? rt_fix(r, n, SB_ERR_NOMEM) : SB_OK;
+    size_t made = 0;
+    for (; st == SB_OK && made < len; made++) {
+        v[made].item = items->items[made];
+        if ((st = group_key(r, n, v[made].item, attr, def, lower, &v[made].key)))
+            break;
+    }
+    if (st == SB_OK)
+        st = merge_sort(r, n, v, tmp, len, false);
+    if (st == SB_OK)
+        st = rt_fix(r, n, list_new(&r->heap, 0, false, out));
+    for (size_t i = 0, j; st == SB_OK && i < len; i = j) {
+        int c = 0;
+        for (j = i + 1; st == SB_OK && j < len; j++)
+            if ((st = rt_compare(r, n, v[j].key, v[i].key, &c, "==")) || c != 0)
+                break;
+        tv grouper;
+        if (st == SB_OK && (st = group_key(r, n, v[i].item, attr, def, false, &grouper)) == SB_OK)
+            st = push_group(r, n, grouper, v, i, j, *out);
+        if (st)
+            tv_release(*out);
+    }
+    for (size_t i = 0; v && i < made; i++)
+        tv_release(v[i].key);
+    sb_free(v);
+    sb_free(tmp);
+    tobj_release(&items->h);
+    return st;
+}
+
 /* unique(case_sensitive=False, attribute=None), first occurrence kept. */
 sb_status f_unique(trender *r, const tnode *n, tv self, const targs *a, tv *out) {
     static const char *const names[] = {"case_sensitive", "attribute", NULL};
@@ -399,6 +485,44 @@ sb_status f_batch(trender *r, const tnode *n, tv self, const targs *a, tv *out) 
             tv_release(row);
     } else
         tv_release(row);
+    tobj_release(&items->h);
+    if (st)
+        tv_release(*out);
+    return st;
+}
+
+/* slice(slices, fill_with=None): the items dealt into `slices` lists in
+ * order, the first len % slices of them one item longer; with fill_with,
+ * the shorter ones are padded by one. */
+sb_status f_slice(trender *r, const tnode *n, tv self, const targs *a, tv *out) {
+    static const char *const names[] = {"slices", "fill_with", NULL};
+    sb_status st = arg_check(r, n, a, 2, names, "slice");
+    if (st)
+        return st;
+    const tv *sl = arg_get(a, 0, "slices"), *fill = arg_get(a, 1, "fill_with");
+    if (!sl || sl->type != TV_INT || sl->u.i < 1)
+        return rt_type_error(r, n, "slice() needs a positive integer count");
+    tlist *items;
+    if ((st = tv_iterate(r, n, self, &items)))
+        return st;
+    const size_t slices = (size_t)sl->u.i, len = items->len, per = len / slices, extra = len % slices;
+    if ((st = rt_work(r, n, slices)) || (st = rt_fix(r, n, list_new(&r->heap, 0, false, out)))) {
+        tobj_release(&items->h);
+        return st;
+    }
+    size_t at = 0;
+    for (size_t k = 0; st == SB_OK && k < slices; k++) {
+        const size_t take = per + (k < extra ? 1 : 0);
+        const bool pad = fill && fill->type != TV_NONE && k >= extra;
+        tv part;
+        if ((st = rt_fix(r, n, list_new(&r->heap, take + 1, false, &part))))
+            break;
+        for (size_t i = 0; i < take; i++)
+            tv_list(part)->items[tv_list(part)->len++] = tv_retain(items->items[at++]);
+        if (pad)
+            tv_list(part)->items[tv_list(part)->len++] = tv_retain(*fill);
+        st = rt_fix(r, n, list_push(tv_list(*out), part));
+    }
     tobj_release(&items->h);
     if (st)
         tv_release(*out);

@@ -89,6 +89,7 @@ typedef struct tlist {
     size_t len, cap;
     tv *items;
     bool tuple;
+    const char *const *fields; /* a named tuple's attribute names (static, NULL-ended), else NULL */
 } tlist;
 
 typedef struct tdent {

@@ -140,6 +140,15 @@ sb_status tv_getattr(trender *r, const tnode *n, tv obj, const char *name, size_
     }
     case TV_LOOP:
         return loop_attr(r, n, (tloop *)obj.u.o, name, obj, out);
+    case TV_LIST: { /* a named tuple's fields (groupby's grouper / list) */
+        const tlist *l = tv_list(obj);
+        for (size_t i = 0; l->fields && l->fields[i] && i < l->len; i++)
+            if (strlen(l->fields[i]) == len && memcmp(l->fields[i], name, len) == 0) {
+                *out = tv_retain(l->items[i]);
+                return SB_OK;
+            }
+        break;
+    }
     case TV_CYCLER:
         if (!strcmp(name, "current")) {
             tcycler *c = (tcycler *)obj.u.o;
