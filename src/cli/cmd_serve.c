@@ -209,6 +209,7 @@ typedef struct loader {
 static void *load_main(void *arg) {
     loader *l = arg;
     const serve_opts *o = l->o;
+    int failed = 0;
     for (int i = 0; i < l->n; i++) {
         sb_srv_engine_opts eo = {
             .model_path = o->synthetic ? NULL : o->models[i],
@@ -232,10 +233,14 @@ static void *load_main(void *arg) {
         } else {
             logf_("cannot load %s: %s", name, err.msg);
             sb_server_fail_model(l->srv, l->slots[i], err.msg);
+            failed++;
         }
     }
     sb_server_set_loaded(l->srv);
-    if (l->n > 0)
+    if (failed > 0) /* still serving: the UI, /health and the other models say what failed */
+        logf_("ready, but %d of %d model%s failed to load (requests for %s get an error; see /health)", failed, l->n,
+              l->n == 1 ? "" : "s", failed == 1 ? "it" : "them");
+    else if (l->n > 0)
         logf_("ready");
     atomic_store(&l->done, true);
     return NULL;
