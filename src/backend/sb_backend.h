@@ -216,10 +216,11 @@ typedef struct sb_backend_ops {
     void (*stats)(sb_backend *b, sb_backend_stats *out);
 
     /* Optional (may be NULL). Called once before the weights are loaded
-     * with the GGUF bytes of the matmul weights to come, so that a backend
-     * can place its copies of them in one block, in load order. Errors: out
-     * of memory. */
-    sb_status (*weight_reserve)(sb_backend *b, uint64_t matmul_bytes, sb_error *err);
+     * with the GGUF bytes of the matmul weights to come, per tensor type
+     * (bytes_by_type[SB_TYPE_COUNT]: a backend that converts a type holds
+     * a different size), so that a backend can place its copies of them in
+     * one block, in load order. Errors: out of memory. */
+    sb_status (*weight_reserve)(sb_backend *b, const uint64_t *bytes_by_type, sb_error *err);
     /* Optional (may be NULL: the model calls matmul once per weight).
      * ys[i] = x . ws[i]^T (+ biases[i], which may be NULL) for i < nw
      * (1..8), every ws[i] with the same ne[0]: q, k and v, or gate and up,

@@ -114,7 +114,7 @@ struct sb_model {
 sb_status sb_model_alloc(const sb_model_hparams *hp, const sb_arch *arch, sb_backend *backend, sb_model **out,
                          sb_error *err);
 /* Before binding: the matmul weights' GGUF bytes, so the backend can keep them in one block. */
-sb_status sb_model_reserve_weights(sb_model *m, uint64_t matmul_bytes, sb_error *err);
+sb_status sb_model_reserve_weights(sb_model *m, const uint64_t *bytes_by_type, sb_error *err);
 /* Loads weight `s` from GGUF-layout bytes `host` of `type` onto the backend
  * and binds it to its role. */
 sb_status sb_model_bind_weight(sb_model *m, const sb_weight_spec *s, uint32_t type, const void *host, sb_error *err);

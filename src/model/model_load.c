@@ -108,11 +108,11 @@ static sb_status load_gguf(sb_gguf *g, sb_backend *backend, const sb_model_load_
         return sb_error_set(err, SB_ERR_NOMEM, "out of memory");
     }
     int n = sb_model_weight_specs(&hp, arch, specs);
-    uint64_t mm_bytes = 0;
+    uint64_t mm_bytes[SB_TYPE_COUNT] = {0};
     for (int i = 0; i < n; i++) {
         const sb_gguf_tensor *gt = sb_gguf_find_tensor(g, specs[i].name);
-        if (gt && (specs[i].usage & SB_USE_MATMUL))
-            mm_bytes += gt->size;
+        if (gt && (specs[i].usage & SB_USE_MATMUL) && gt->type < SB_TYPE_COUNT)
+            mm_bytes[gt->type] += gt->size; /* sizes the GGUF reader checked against the file */
     }
     st = sb_model_reserve_weights(m, mm_bytes, err);
     for (int i = 0; i < n && st == SB_OK; i++) {

@@ -85,12 +85,13 @@ sb_status sb_model_alloc(const sb_model_hparams *hp, const sb_arch *arch, sb_bac
     return SB_OK;
 }
 
-/* Tells the backend how many bytes of matmul weights are coming (before
- * the first sb_model_bind_weight), so it can keep them in one block in load
- * order, which is also the order a forward pass reads them in. */
-sb_status sb_model_reserve_weights(sb_model *m, uint64_t matmul_bytes, sb_error *err) {
+/* Tells the backend how many bytes of matmul weights of each type are
+ * coming (bytes_by_type[SB_TYPE_COUNT], before the first
+ * sb_model_bind_weight), so it can keep them in one block in load order,
+ * which is also the order a forward pass reads them in. */
+sb_status sb_model_reserve_weights(sb_model *m, const uint64_t *bytes_by_type, sb_error *err) {
     if (m->backend->ops->weight_reserve && !m->no_repack)
-        return m->backend->ops->weight_reserve(m->backend, matmul_bytes, err);
+        return m->backend->ops->weight_reserve(m->backend, bytes_by_type, err);
     return SB_OK;
 }
 

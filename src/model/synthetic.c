@@ -379,10 +379,12 @@ sb_status sb_model_load_synthetic(const char *spec, sb_backend *backend, const s
         return st;
     }
     m->no_repack = opts && !opts->repack;
-    uint64_t mm_bytes = 0;
+    uint64_t mm_bytes[SB_TYPE_COUNT] = {0};
     for (int i = 0; i < n; i++)
-        if (specs[i].required && (specs[i].usage & SB_USE_MATMUL))
-            mm_bytes += spec_bytes(&specs[i], pick_type(type, &specs[i], &hp));
+        if (specs[i].required && (specs[i].usage & SB_USE_MATMUL)) {
+            const uint32_t t = pick_type(type, &specs[i], &hp);
+            mm_bytes[t] += spec_bytes(&specs[i], t);
+        }
     st = sb_model_reserve_weights(m, mm_bytes, err);
     for (int i = 0; i < n && st == SB_OK; i++) {
         const sb_weight_spec *s = &specs[i];

@@ -120,6 +120,16 @@ sb_status sb_cpu_weight_init(sb_cpu_weight *w, uint32_t type, int64_t rows, int6
     return sb_cpu_weight_init_in(w, type, rows, cols, data, repack, NULL, err);
 }
 
+uint64_t sb_cpu_matmul_bytes(uint32_t type, uint64_t gguf_bytes) {
+    const uint32_t kt = kernel_type(type);
+    const sb_type_traits *from = sb_type_traits_of(type), *to = sb_type_traits_of(kt);
+    if (kt == type || !from || !to || from->type_size == 0)
+        return gguf_bytes;
+    /* bytes per `from` block, as `to` holds its block_size values */
+    const uint64_t held_per_block = (uint64_t)to->type_size * (from->block_size / to->block_size);
+    return gguf_bytes / from->type_size * held_per_block;
+}
+
 /* Converts rows x cols of `type` at data into kernel type kt (kernel_type)
  * in a buffer of its own, then prepares w from that: packed into the arena
  * (the buffer is freed) or, where w would borrow rows, owning the buffer.

@@ -60,6 +60,10 @@ void sb_cpu_arena_free(sb_cpu_arena *a);
 
 /* True if matmul supports weights of this type. */
 bool sb_cpu_matmul_supports(uint32_t type);
+/* The bytes weights of `type` taking gguf_bytes in a file take as the
+ * kernels hold them (more for the types converted at load), before
+ * padding; gguf_bytes for the others. */
+uint64_t sb_cpu_matmul_bytes(uint32_t type, uint64_t gguf_bytes);
 
 /* Prepares w from GGUF-layout bytes `data` (rows * row_bytes). With repack,
  * the kernels copy the data into their own memory (w->packed) and stop

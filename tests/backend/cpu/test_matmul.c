@@ -553,6 +553,12 @@ static void test_converted_types(void) {
         sb_free(kb);
         sb_free(deq);
     }
+    /* the bytes the kernels hold them in, for the weight arena */
+    SB_CHECK(sb_cpu_matmul_bytes(SB_TYPE_Q5_0, 22 * 10) == 34 * 10);
+    SB_CHECK(sb_cpu_matmul_bytes(SB_TYPE_Q5_1, 24 * 3) == 64 * 3);
+    SB_CHECK(sb_cpu_matmul_bytes(SB_TYPE_Q4_1, 20) == 64);
+    SB_CHECK(sb_cpu_matmul_bytes(SB_TYPE_Q4_K, 144 * 7) == 144 * 7);
+    SB_CHECK(sb_cpu_matmul_bytes(SB_TYPE_F16, 1000) == 1000);
     /* allocation failure while converting: NOMEM, nothing owned */
     static uint8_t data[22 * 4];
     sb_cpu_weight w;
