@@ -137,6 +137,8 @@ typedef struct sb_backend_stats {
     uint64_t h2d_bytes;
     uint64_t d2h_bytes;
     uint64_t weight_bytes; /* resident weight bytes */
+    uint64_t matmul_bytes; /* of those, the matmul weights as the backend holds them: what a
+                              decode step streams (0 if the backend does not say) */
     uint64_t kv_bytes;     /* KV cache bytes */
 } sb_backend_stats;
 

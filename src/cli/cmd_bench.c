@@ -324,6 +324,13 @@ static void model_costs(const sb_engine *e, const bench_args *a, bench_result *r
     const sb_model_hparams *hp = sb_engine_hparams(e);
     uint64_t emb = embedding_bytes(e);
     r->weight_bytes_per_token = hp->weight_bytes - (hp->tied_output ? 0 : emb);
+    /* the matmul weights as the backend holds them where it says: a type it
+     * converts at load (Q5_0 read as Q8_0, ...) streams more than the file holds */
+    sb_backend *b = sb_engine_backend(e);
+    sb_backend_stats s;
+    b->ops->stats(b, &s);
+    if (s.matmul_bytes > 0)
+        r->weight_bytes_per_token = s.matmul_bytes;
     double kv_elem = a->kv_type == SB_TYPE_F32 ? 4.0 : 2.0;
     double mean_pos = a->n > 0 ? (a->n + 1) / 2.0 : 0;
     r->kv_bytes_per_token = (uint64_t)((double)hp->n_layers * hp->n_kv_heads * (hp->head_dim_k + hp->head_dim_v) *

@@ -468,6 +468,20 @@ static void test_matmul_bias_accumulate(void) {
     sb_error err;
     SB_CHECK(sb_backend_weight_load(be, &tw, w, &err) == SB_OK);
     SB_CHECK(sb_backend_reserve(be, ROWS, ROWS, &err) == SB_OK);
+    sb_backend_stats st;
+    be->ops->stats(be, &st); /* the matmul weight as held (F32: its bytes); the bias is not streamed by matmul */
+    SB_CHECK_EQ_INT(st.matmul_bytes, (int64_t)sizeof w);
+    SB_CHECK(st.weight_bytes > st.matmul_bytes);
+    /* a Q5_0 weight is held as Q8_0: 34 bytes a block instead of 22 */
+    uint8_t q5[22 * 2 * 16] = {0};
+    sb_tensor tq;
+    int64_t neq[2] = {64, 16};
+    sb_tensor_init(&tq, "q5", SB_TYPE_Q5_0, 2, neq);
+    tq.usage = SB_USE_MATMUL;
+    SB_CHECK(sb_backend_weight_load(be, &tq, q5, &err) == SB_OK);
+    be->ops->stats(be, &st);
+    SB_CHECK_EQ_INT(st.matmul_bytes, (int64_t)sizeof w + 34 * 2 * 16);
+    sb_backend_release(be, &tq);
     sb_tensor x = act(be, "x", K, ROWS, NULL), y = act(be, "y", N, ROWS, NULL);
     double ref[ROWS * N];
     for (int r = 0; r < ROWS; r++)
@@ -483,9 +497,9 @@ static void test_matmul_bias_accumulate(void) {
     sb_backend_release(be, &y);
     sb_backend_release(be, &tw);
     sb_backend_release(be, &tb);
-    sb_backend_stats st;
     be->ops->stats(be, &st);
     SB_CHECK_EQ_INT(st.weight_bytes, 0);
+    SB_CHECK_EQ_INT(st.matmul_bytes, 0);
     sb_backend_destroy(be);
 }
 

@@ -104,6 +104,7 @@ static void weight_free(cpu_backend *cb, cpu_weight *w) {
         cb->weights[w->index] = cb->weights[--cb->n_weights];
         cb->weights[w->index]->index = w->index;
         cb->weight_bytes -= w->resident;
+        cb->matmul_bytes -= w->mm_bytes;
         if (cb->n_weights == 0) /* the model is gone: the next one gets a fresh arena */
             sb_cpu_arena_free(&cb->arena);
     }
@@ -133,6 +134,7 @@ static sb_status load_matrix(cpu_backend *cb, cpu_weight *w, sb_tensor *t, uint3
         if (st != SB_OK)
             return sb_error_prefix(err, "tensor '%s': ", t->name);
         w->has_mm = true;
+        w->mm_bytes = w->mm.packed ? w->mm.packed_bytes : bytes;
         if (w->mm.packed) {
             if (usage & SB_USE_HOST_FILE)
                 drop_pages(host, (size_t)bytes);
@@ -172,8 +174,10 @@ static sb_status cpu_weight_load(sb_backend *b, sb_tensor *t, const void *host, 
     } else {
         st = load_matrix(cb, w, t, usage, host, bytes, err);
     }
-    if (st == SB_OK && (st = track_weight(cb, w, err)) == SB_OK)
+    if (st == SB_OK && (st = track_weight(cb, w, err)) == SB_OK) {
         cb->weight_bytes += w->resident;
+        cb->matmul_bytes += w->mm_bytes;
+    }
     if (st == SB_OK && cb->max_tokens > 0)
         st = grow_mm_scratch(cb, w, cb->max_tokens, err);
     if (st != SB_OK) {
@@ -295,6 +299,7 @@ static void cpu_stats(sb_backend *b, sb_backend_stats *out) {
     cpu_backend *cb = cpu_of(b);
     memset(out, 0, sizeof *out);
     out->weight_bytes = cb->weight_bytes;
+    out->matmul_bytes = cb->matmul_bytes;
     out->kv_bytes = cb->kv_bytes;
 }
 

@@ -44,6 +44,7 @@ typedef struct cpu_weight {
     const void *rows;  /* GGUF-layout bytes for get_rows (usage ROWS), borrowed */
     float *vec;        /* owned F32 copy of a 1-D weight (usage VECTOR) */
     uint64_t resident; /* bytes this weight keeps resident (for stats) */
+    uint64_t mm_bytes; /* bytes the matmul kernels read of it (usage MATMUL), for stats */
     int index;         /* position in cpu_backend.weights */
 } cpu_weight;
 
@@ -120,6 +121,7 @@ typedef struct cpu_backend {
     cpu_weight **weights;
     int n_weights, cap_weights;
     uint64_t weight_bytes;
+    uint64_t matmul_bytes; /* the loaded weights' mm_bytes */
     sb_cpu_arena arena; /* the matmul weights' copies, in load order (weight_reserve) */
 
     /* Reservation: buffers sized for max_tokens / max_outputs. */
