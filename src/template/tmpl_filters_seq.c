@@ -449,16 +449,29 @@ sb_status f_sum(trender *r, const tnode *n, tv self, const targs *a, tv *out) {
     return SB_OK;
 }
 
+/* The (count, fill_with) arguments of batch and slice, named names[0]
+ * and names[1]: the count a positive integer, fill_with optional. */
+static sb_status count_fill_args(trender *r, const tnode *n, const targs *a, const char *const *names,
+                                 const char *filter, size_t *count, const tv **fill) {
+    sb_status st = arg_check(r, n, a, 2, names, filter);
+    if (st)
+        return st;
+    const tv *c = arg_get(a, 0, names[0]);
+    *fill = arg_get(a, 1, names[1]);
+    if (!c || c->type != TV_INT || c->u.i < 1)
+        return rt_type_error(r, n, "%s() needs a positive integer %s", filter, names[0]);
+    *count = (size_t)c->u.i;
+    return SB_OK;
+}
+
 /* batch(linecount, fill_with=None): a list of lists. */
 sb_status f_batch(trender *r, const tnode *n, tv self, const targs *a, tv *out) {
     static const char *const names[] = {"linecount", "fill_with", NULL};
-    sb_status st = arg_check(r, n, a, 2, names, "batch");
+    size_t count;
+    const tv *fill;
+    sb_status st = count_fill_args(r, n, a, names, "batch", &count, &fill);
     if (st)
         return st;
-    const tv *lc = arg_get(a, 0, "linecount"), *fill = arg_get(a, 1, "fill_with");
-    if (!lc || lc->type != TV_INT || lc->u.i < 1)
-        return rt_type_error(r, n, "batch() needs a positive integer line count");
-    size_t count = (size_t)lc->u.i;
     tlist *items;
     if ((st = tv_iterate(r, n, self, &items)))
         return st;
@@ -496,16 +509,15 @@ sb_status f_batch(trender *r, const tnode *n, tv self, const targs *a, tv *out) 
  * the shorter ones are padded by one. */
 sb_status f_slice(trender *r, const tnode *n, tv self, const targs *a, tv *out) {
     static const char *const names[] = {"slices", "fill_with", NULL};
-    sb_status st = arg_check(r, n, a, 2, names, "slice");
+    size_t slices;
+    const tv *fill;
+    sb_status st = count_fill_args(r, n, a, names, "slice", &slices, &fill);
     if (st)
         return st;
-    const tv *sl = arg_get(a, 0, "slices"), *fill = arg_get(a, 1, "fill_with");
-    if (!sl || sl->type != TV_INT || sl->u.i < 1)
-        return rt_type_error(r, n, "slice() needs a positive integer count");
     tlist *items;
     if ((st = tv_iterate(r, n, self, &items)))
         return st;
-    const size_t slices = (size_t)sl->u.i, len = items->len, per = len / slices, extra = len % slices;
+    const size_t len = items->len, per = len / slices, extra = len % slices;
     if ((st = rt_work(r, n, slices)) || (st = rt_fix(r, n, list_new(&r->heap, 0, false, out)))) {
         tobj_release(&items->h);
         return st;

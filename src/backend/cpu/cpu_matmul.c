@@ -16,24 +16,10 @@
 #include <string.h>
 #include <sys/mman.h>
 
-bool sb_cpu_matmul_supports(uint32_t type) {
-    switch (type) {
-    case SB_TYPE_F32:
-    case SB_TYPE_F16:
-    case SB_TYPE_BF16:
-    case SB_TYPE_Q8_0:
-    case SB_TYPE_Q4_0:
-    case SB_TYPE_Q4_K:
-    case SB_TYPE_Q5_K:
-    case SB_TYPE_Q6_K:
-    case SB_TYPE_Q4_1: /* these three converted at load (kernel_type) */
-    case SB_TYPE_Q5_0:
-    case SB_TYPE_Q5_1:
-        return true;
-    default:
-        return false;
-    }
-}
+/* Every weight type the CPU dequantizes is also multiplied (Q4_1, Q5_0
+ * and Q5_1 after conversion at load, see kernel_type), except Q8_K: only
+ * an activation format. */
+bool sb_cpu_matmul_supports(uint32_t type) { return type != SB_TYPE_Q8_K && sb_cpu_dequantize_supports(type); }
 
 /* The type the kernels read a weight type as. llama-quantize writes Q5_0
  * and Q5_1 (Q4_K_M / Q5_K_M files of models whose rows are not a multiple

@@ -156,18 +156,24 @@ void sb_ref_dequant_bf16(const uint16_t *x, float *y, int64_t n) {
 
 /* ---- simple weight quantizers ---- */
 
+/* The value of largest magnitude among x[0..n) (the first such; 0 if all
+ * are zero): Q4_0 and Q5_0 scale their blocks by it, sign included. */
+static float signed_absmax(const float *x, int n) {
+    float amax = 0.0f, max = 0.0f;
+    for (int j = 0; j < n; j++) {
+        if (amax < fabsf(x[j])) {
+            amax = fabsf(x[j]);
+            max = x[j];
+        }
+    }
+    return max;
+}
+
 /* Q4_0 (ggml quantize_row_q4_0_ref): the element of largest magnitude maps
  * to -8, d = max / -8, q = min(15, trunc(x / d + 8.5)). */
 void sb_ref_quant_q4_0(const float *x, sb_block_q4_0 *y, int64_t n) {
     for (int64_t b = 0; b < n / SB_QK4_0; b++, x += SB_QK4_0) {
-        float amax = 0.0f, max = 0.0f;
-        for (int j = 0; j < SB_QK4_0; j++) {
-            if (amax < fabsf(x[j])) {
-                amax = fabsf(x[j]);
-                max = x[j];
-            }
-        }
-        const float d = max / -8;
+        const float d = signed_absmax(x, SB_QK4_0) / -8;
         const float id = d != 0.0f ? 1.0f / d : 0.0f;
         y[b].d = sb_f32_to_fp16(d);
         for (int j = 0; j < SB_QK4_0 / 2; j++) {
@@ -197,14 +203,7 @@ static inline void q5_put_qh(uint8_t qh[4], uint32_t bits) {
  * q = min(31, trunc(x / d + 16.5)). */
 void sb_ref_quant_q5_0(const float *x, sb_block_q5_0 *y, int64_t n) {
     for (int64_t b = 0; b < n / SB_QK4_0; b++, x += SB_QK4_0) {
-        float amax = 0.0f, max = 0.0f;
-        for (int j = 0; j < SB_QK4_0; j++) {
-            if (amax < fabsf(x[j])) {
-                amax = fabsf(x[j]);
-                max = x[j];
-            }
-        }
-        const float d = max / -16;
+        const float d = signed_absmax(x, SB_QK4_0) / -16;
         const float id = d != 0.0f ? 1.0f / d : 0.0f;
         y[b].d = sb_f32_to_fp16(d);
         uint32_t qh = 0;
