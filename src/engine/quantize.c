@@ -104,12 +104,9 @@ uint32_t sb_quantize_choose_type(sb_quant_ctx *c, const char *name, int n_dims, 
         else if (c->ftype == SB_FTYPE_MOSTLY_Q5_K_M)
             t = SB_TYPE_Q6_K;
     }
-    if (nx % block_of(t) != 0) { /* rows that are not whole super-blocks: llama-quantize's substitutes */
-        *fallback = true;
-        t = t == SB_TYPE_Q4_K ? SB_TYPE_Q5_0 : t == SB_TYPE_Q5_K ? SB_TYPE_Q5_1 : SB_TYPE_Q8_0;
-        if (nx % block_of(t) != 0)
-            t = SB_TYPE_F16;
-    }
+    const uint32_t planned = t;
+    t = sb_type_for_row(planned, nx); /* rows that are not whole blocks: llama-quantize's substitutes */
+    *fallback = t != planned;
     *quantize = t != src_type;
     return t;
 }

@@ -59,6 +59,14 @@ int sb_type_from_name(const char *name) {
     return -1;
 }
 
+uint32_t sb_type_for_row(uint32_t type, int64_t n) {
+    const sb_type_traits *t = sb_type_traits_of(type);
+    if (!t || n % (int64_t)t->block_size == 0)
+        return type;
+    const uint32_t sub = type == SB_TYPE_Q4_K ? SB_TYPE_Q5_0 : type == SB_TYPE_Q5_K ? SB_TYPE_Q5_1 : SB_TYPE_Q8_0;
+    return n % (int64_t)sb_type_traits_of(sub)->block_size == 0 ? sub : SB_TYPE_F16;
+}
+
 bool sb_type_row_size(uint32_t type, uint64_t n, uint64_t *bytes) {
     const sb_type_traits *t = sb_type_traits_of(type);
     if (!t || n % t->block_size != 0)

@@ -70,4 +70,10 @@ int sb_type_from_name(const char *name);
  * multiple of the block size, or the size overflows. */
 bool sb_type_row_size(uint32_t type, uint64_t n, uint64_t *bytes);
 
+/* The type llama-quantize writes for rows of n elements that `type`
+ * should have: type itself where its block divides n, else its substitute
+ * (Q4_K -> Q5_0, Q5_K -> Q5_1, any other -> Q8_0), else F16 where even 32
+ * does not divide n. Used by the quantizer and the synthetic models. */
+uint32_t sb_type_for_row(uint32_t type, int64_t n);
+
 #endif

@@ -126,11 +126,7 @@ static uint32_t pick_type(const synth_type *ty, const sb_weight_spec *s, const s
         t = SB_TYPE_Q6_K;
     if (ty->k_mix && (s->role == SB_W_V || s->role == SB_W_DOWN) && more_bits(s->layer, hp->n_layers))
         t = SB_TYPE_Q6_K;
-    if (s->ne[0] % (int64_t)sb_type_traits_of(t)->block_size != 0) /* llama-quantize's substitutes */
-        t = t == SB_TYPE_Q4_K ? SB_TYPE_Q5_0 : t == SB_TYPE_Q5_K ? SB_TYPE_Q5_1 : SB_TYPE_Q8_0;
-    if (s->ne[0] % (int64_t)sb_type_traits_of(t)->block_size != 0)
-        t = SB_TYPE_F16;
-    return t;
+    return sb_type_for_row(t, s->ne[0]); /* llama-quantize's substitutes */
 }
 
 static uint64_t spec_bytes(const sb_weight_spec *s, uint32_t type) {

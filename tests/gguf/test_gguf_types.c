@@ -125,6 +125,17 @@ static void test_row_size(void) {
     SB_CHECK(sb_type_row_size(SB_TYPE_I8, UINT64_MAX, &b) && b == UINT64_MAX);
 }
 
+/* llama-quantize's substitutes for rows a type's block does not divide. */
+static void test_type_for_row(void) {
+    SB_CHECK_EQ_INT(sb_type_for_row(SB_TYPE_Q4_K, 2048), SB_TYPE_Q4_K);
+    SB_CHECK_EQ_INT(sb_type_for_row(SB_TYPE_Q4_K, 896), SB_TYPE_Q5_0);
+    SB_CHECK_EQ_INT(sb_type_for_row(SB_TYPE_Q5_K, 896), SB_TYPE_Q5_1);
+    SB_CHECK_EQ_INT(sb_type_for_row(SB_TYPE_Q6_K, 896), SB_TYPE_Q8_0);
+    SB_CHECK_EQ_INT(sb_type_for_row(SB_TYPE_Q4_K, 100), SB_TYPE_F16);
+    SB_CHECK_EQ_INT(sb_type_for_row(SB_TYPE_Q4_0, 100), SB_TYPE_F16);
+    SB_CHECK_EQ_INT(sb_type_for_row(SB_TYPE_F16, 7), SB_TYPE_F16);
+}
+
 static void test_value_types(void) {
     static const struct { sb_gguf_type t; size_t size; const char *name; } v[] = {
         {SB_GGUF_UINT8, 1, "u8"},   {SB_GGUF_INT8, 1, "i8"},     {SB_GGUF_UINT16, 2, "u16"},
@@ -148,6 +159,7 @@ int main(void) {
     SB_RUN(test_traits);
     SB_RUN(test_names);
     SB_RUN(test_row_size);
+    SB_RUN(test_type_for_row);
     SB_RUN(test_value_types);
     return sb_test_finish();
 }
