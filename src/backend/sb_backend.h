@@ -132,6 +132,20 @@ typedef struct sb_sample_prep {
     int n_bias;
 } sb_sample_prep;
 
+/* The op that a fused projection (matmul_pre) applies to its input first. */
+typedef enum sb_pre_kind {
+    SB_PRE_RMSNORM = 1, /* u = rmsnorm(x) * norm, as the rmsnorm op with a whole-row weight */
+    SB_PRE_SWIGLU = 2,  /* u = silu(x) * up, as the swiglu op */
+} sb_pre_kind;
+
+typedef struct sb_matmul_pre {
+    sb_pre_kind kind;
+    const sb_tensor *norm; /* RMSNORM: [ne0 of x] */
+    float eps;             /* RMSNORM */
+    const sb_tensor *up;   /* SWIGLU: the shape of x */
+    sb_tensor *tmp;        /* scratch of x's shape where the op may put u (afterwards unspecified) */
+} sb_matmul_pre;
+
 /* Bytes that crossed between host and device (zero for the CPU backend). */
 typedef struct sb_backend_stats {
     uint64_t h2d_bytes;
@@ -230,6 +244,15 @@ typedef struct sb_backend_ops {
      * of them over its threads together. */
     void (*matmul_multi)(sb_backend *b, const sb_tensor *const *ws, int nw, const sb_tensor *x,
                          const sb_tensor *const *biases, sb_tensor *const *ys, int n);
+    /* Optional (may be NULL: the model runs pre's op into pre->tmp, then
+     * matmul or matmul_multi on it). ys[i] (+)= u . ws[i]^T (+ biases[i])
+     * for i < nw (1..8, the same ne[0]; accumulate only with nw = 1), where
+     * u = pre applied to x: the rmsnorm or SwiGLU before a projection,
+     * fused into it, so that a backend can make u where it reads it
+     * instead of storing it and waiting for it. The same results as the two
+     * ops. x, pre->up and the ys are not written otherwise. */
+    void (*matmul_pre)(sb_backend *b, const sb_matmul_pre *pre, const sb_tensor *const *ws, int nw, const sb_tensor *x,
+                       const sb_tensor *const *biases, sb_tensor *const *ys, int n, bool accumulate);
 } sb_backend_ops;
 
 /* Every backend struct starts with this header. */

@@ -21,6 +21,8 @@
  *
  * In the last layer only the O output rows continue after attention (as
  * llama.cpp does): their residual and attention rows are gathered first.
+ * Each rmsnorm and the SwiGLU go to the backend with the projection that
+ * reads them (matmul_pre), so that a backend can fuse the two.
  */
 #include "model_internal.h"
 
@@ -106,6 +108,27 @@ static void project(sb_backend *be, const sb_tensor *const *ws, const sb_tensor 
         op->matmul(be, ws[i], x, bs[i], ys[i], n, false);
 }
 
+/* ys (+)= pre(x) . ws^T (+ bs): the rmsnorm or SwiGLU before a projection,
+ * in one op where the backend fuses them, else the op into pre->tmp and
+ * then the projection. accumulate only with nw = 1. */
+static void project_pre(sb_backend *be, const sb_matmul_pre *pre, const sb_tensor *const *ws,
+                        const sb_tensor *const *bs, int nw, const sb_tensor *x, sb_tensor *const *ys, int n,
+                        bool accumulate) {
+    const sb_backend_ops *op = be->ops;
+    if (op->matmul_pre) {
+        op->matmul_pre(be, pre, ws, nw, x, bs, ys, n, accumulate);
+        return;
+    }
+    if (pre->kind == SB_PRE_RMSNORM)
+        op->rmsnorm(be, x, pre->norm, pre->eps, pre->tmp, n);
+    else
+        op->swiglu(be, x, pre->up, pre->tmp, n);
+    if (nw == 1)
+        op->matmul(be, ws[0], pre->tmp, bs[0], ys[0], n, accumulate);
+    else
+        project(be, ws, bs, nw, pre->tmp, ys, n);
+}
+
 sb_status sb_model_forward(sb_model *m, const sb_batch *batch, sb_error *err) {
     sb_status st = check_batch(m, batch, err);
     if (st == SB_OK)
@@ -126,10 +149,10 @@ sb_status sb_model_forward(sb_model *m, const sb_batch *batch, sb_error *err) {
         const bool last = l == hp->n_layers - 1;
 
         /* self-attention */
-        op->rmsnorm(be, &m->x, L->attn_norm, eps, &m->xb, n);  /* xb [n][E] */
+        const sb_matmul_pre attn_norm = {SB_PRE_RMSNORM, L->attn_norm, eps, NULL, &m->xb}; /* xb [n][E] */
         const sb_tensor *wqkv[3] = {L->wq, L->wk, L->wv}, *bqkv[3] = {L->bq, L->bk, L->bv};
         sb_tensor *qkv[3] = {&m->q, &m->k, &m->v}; /* q [n][H dk], k [n][Hkv dk], v [n][Hkv dv] */
-        project(be, wqkv, bqkv, 3, &m->xb, qkv, n);
+        project_pre(be, &attn_norm, wqkv, bqkv, 3, &m->x, qkv, n, false);
         if (L->q_norm) {
             op->rmsnorm(be, &m->q, L->q_norm, eps, &m->q, n); /* per head of dk */
             op->rmsnorm(be, &m->k, L->k_norm, eps, &m->k, n);
@@ -148,15 +171,19 @@ sb_status sb_model_forward(sb_model *m, const sb_batch *batch, sb_error *err) {
         op->matmul(be, L->wo, &m->att, L->bo, &m->x, n, true); /* x += att Wo */
 
         /* feed-forward (SwiGLU) */
-        op->rmsnorm(be, &m->x, L->ffn_norm, eps, &m->xb, n);
+        const sb_matmul_pre ffn_norm = {SB_PRE_RMSNORM, L->ffn_norm, eps, NULL, &m->xb};
         const sb_tensor *wgu[2] = {L->w_gate, L->w_up}, *bgu[2] = {NULL, NULL};
         sb_tensor *gu[2] = {&m->hb, &m->hb2}; /* hb [n][F], hb2 [n][F] */
-        project(be, wgu, bgu, 2, &m->xb, gu, n);
-        op->swiglu(be, &m->hb, &m->hb2, &m->hb, n);
-        op->matmul(be, L->w_down, &m->hb, NULL, &m->x, n, true); /* x += hb Wdown */
+        project_pre(be, &ffn_norm, wgu, bgu, 2, &m->x, gu, n, false);
+        const sb_matmul_pre swiglu = {SB_PRE_SWIGLU, NULL, 0.0f, &m->hb2, &m->hb}; /* silu(hb) * hb2 */
+        const sb_tensor *wdown[1] = {L->w_down}, *bdown[1] = {NULL};
+        sb_tensor *xs[1] = {&m->x};
+        project_pre(be, &swiglu, wdown, bdown, 1, &m->hb, xs, n, true); /* x += hb Wdown */
     }
-    op->rmsnorm(be, &m->x, m->output_norm, eps, &m->x, n);        /* x [O][E] */
-    op->matmul(be, m->output, &m->x, NULL, &m->logits, n, false); /* logits [O][V] */
+    const sb_matmul_pre out_norm = {SB_PRE_RMSNORM, m->output_norm, eps, NULL, &m->x}; /* x [O][E] */
+    const sb_tensor *wout[1] = {m->output}, *bout[1] = {NULL};
+    sb_tensor *ls[1] = {&m->logits};
+    project_pre(be, &out_norm, wout, bout, 1, &m->x, ls, n, false); /* logits [O][V] */
     return SB_OK;
 }
 

@@ -4,7 +4,8 @@
  * neox, freq factors, YaRN, partial rotation), kv_store and kv_copy_page,
  * paged attention (GQA, page tables out of order, several sequences, F32
  * and F16 caches, 1 and 2 threads), get_rows, gather_outputs, matmul with
- * bias and accumulate, swiglu/add/scale, topk with penalties/bias/temperature,
+ * bias and accumulate, fused projections (matmul_pre) against the ops they
+ * fuse, swiglu/add/scale, topk with penalties/bias/temperature,
  * batch validation, and the SIMD vector loops against the scalar ones.
  */
 #include "cpu_backend_internal.h"
@@ -503,6 +504,129 @@ static void test_matmul_bias_accumulate(void) {
     sb_backend_destroy(be);
 }
 
+/* ---- fused projections (matmul_pre) ------------------------------------------ */
+
+/* A [rows][cols] matmul weight of `type` from random values (quantized by
+ * the backend's own quantizer); its GGUF bytes go to *bytes, which must
+ * outlive the tensor (a weight that is not repacked points at them). */
+static sb_tensor matmul_weight(sb_backend *be, const char *name, uint32_t type, int64_t cols, int64_t rows,
+                               uint8_t **bytes) {
+    float *v = malloc(sizeof(float) * (size_t)(cols * rows));
+    for (int64_t i = 0; i < cols * rows; i++)
+        v[i] = frand();
+    uint64_t rb = 0;
+    SB_CHECK(sb_type_row_size(type, (uint64_t)cols, &rb));
+    uint8_t *q = malloc((size_t)rb * (size_t)rows);
+    sb_error err;
+    for (int64_t r = 0; r < rows; r++)
+        SB_CHECKF(sb_cpu_quantize_row(type, v + r * cols, q + (size_t)r * rb, cols, &err) == SB_OK, "%s", err.msg);
+    sb_tensor t;
+    int64_t ne[2] = {cols, rows};
+    sb_tensor_init(&t, name, type, 2, ne);
+    t.usage = SB_USE_MATMUL;
+    SB_CHECKF(sb_backend_weight_load(be, &t, q, &err) == SB_OK, "%s", err.msg);
+    *bytes = q;
+    free(v);
+    return t;
+}
+
+/* One case: matmul_pre against the op, then matmul / matmul_multi, on
+ * copies of the same inputs: the same bits, and x and up unchanged. */
+static void check_matmul_pre(int threads, const uint32_t *types, int nw, int64_t cols, int n, sb_pre_kind kind,
+                             bool accumulate, bool biases) {
+    sb_backend *be = make_backend(threads);
+    enum { ROWS = 40 };
+    sb_tensor w[3], b[3];
+    uint8_t *wbytes[3] = {NULL, NULL, NULL};
+    float bias[ROWS];
+    for (int i = 0; i < nw; i++) {
+        w[i] = matmul_weight(be, "w", types[i], cols, ROWS, &wbytes[i]);
+        for (int r = 0; r < ROWS; r++)
+            bias[r] = frand();
+        b[i] = vec_weight(be, "b", bias, ROWS);
+    }
+    float *normv = malloc(sizeof(float) * (size_t)cols);
+    for (int64_t i = 0; i < cols; i++)
+        normv[i] = 1.0f + 0.5f * frand();
+    sb_tensor norm = vec_weight(be, "norm", normv, cols);
+    sb_error err;
+    SB_CHECK(sb_backend_reserve(be, n, n, &err) == SB_OK);
+    sb_tensor x = act(be, "x", cols, n, NULL), up = act(be, "up", cols, n, NULL), tmp = act(be, "tmp", cols, n, NULL);
+    const size_t xbytes = sizeof(float) * (size_t)(cols * n);
+    float *x0 = malloc(xbytes), *up0 = malloc(xbytes);
+    memcpy(x0, x.data, xbytes);
+    memcpy(up0, up.data, xbytes);
+    sb_tensor y1[3], y2[3];
+    const sb_tensor *ws[3], *bs[3];
+    sb_tensor *ys1[3], *ys2[3];
+    for (int i = 0; i < nw; i++) {
+        y1[i] = act(be, "y1", ROWS, n, NULL);
+        y2[i] = act(be, "y2", ROWS, n, NULL);
+        memcpy(y2[i].data, y1[i].data, sizeof(float) * ROWS * (size_t)n); /* the same start for accumulate */
+        ws[i] = &w[i];
+        bs[i] = biases ? &b[i] : NULL;
+        ys1[i] = &y1[i];
+        ys2[i] = &y2[i];
+    }
+    /* the two ops */
+    if (kind == SB_PRE_RMSNORM)
+        be->ops->rmsnorm(be, &x, &norm, 1e-5f, &tmp, n);
+    else
+        be->ops->swiglu(be, &x, &up, &tmp, n);
+    if (nw == 1)
+        be->ops->matmul(be, ws[0], &tmp, bs[0], ys1[0], n, accumulate);
+    else
+        be->ops->matmul_multi(be, ws, nw, &tmp, bs, ys1, n);
+    /* fused */
+    memset(tmp.data, 0xFF, xbytes);
+    const sb_matmul_pre pre = {kind, &norm, 1e-5f, &up, &tmp};
+    be->ops->matmul_pre(be, &pre, ws, nw, &x, bs, ys2, n, accumulate);
+    for (int i = 0; i < nw; i++)
+        SB_CHECKF(memcmp(y1[i].data, y2[i].data, sizeof(float) * ROWS * (size_t)n) == 0,
+                  "matmul_pre %s type %u (weight %d of %d), %lld cols, n=%d, %d threads, acc %d",
+                  kind == SB_PRE_RMSNORM ? "rmsnorm" : "swiglu", types[i], i, nw, (long long)cols, n, threads,
+                  accumulate);
+    SB_CHECK(memcmp(x.data, x0, xbytes) == 0);
+    SB_CHECK(memcmp(up.data, up0, xbytes) == 0);
+    free(x0);
+    free(up0);
+    free(normv);
+    sb_tensor *all[] = {&x, &up, &tmp, &norm};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        sb_backend_release(be, all[i]);
+    for (int i = 0; i < nw; i++) {
+        sb_backend_release(be, &y1[i]);
+        sb_backend_release(be, &y2[i]);
+        sb_backend_release(be, &w[i]);
+        sb_backend_release(be, &b[i]);
+    }
+    sb_backend_destroy(be);
+    for (int i = 0; i < nw; i++)
+        free(wbytes[i]);
+}
+
+static void test_matmul_pre(void) {
+    const uint32_t single[] = {SB_TYPE_Q8_0, SB_TYPE_Q4_0, SB_TYPE_Q4_K, SB_TYPE_Q5_K, SB_TYPE_Q6_K,
+                               SB_TYPE_F16,  SB_TYPE_BF16, SB_TYPE_F32,  SB_TYPE_Q5_0};
+    for (size_t t = 0; t < sizeof single / sizeof single[0]; t++)
+        for (int threads = 1; threads <= 2; threads++)
+            for (int k = 0; k < 2; k++) {
+                const sb_pre_kind kind = k ? SB_PRE_SWIGLU : SB_PRE_RMSNORM;
+                check_matmul_pre(threads, &single[t], 1, 768, 1, kind, false, false);
+                check_matmul_pre(threads, &single[t], 1, 768, 1, kind, true, true);
+                check_matmul_pre(threads, &single[t], 1, 768, 3, kind, true, false); /* a batch: not fused */
+            }
+    const uint32_t mixed[][3] = {{SB_TYPE_Q4_K, SB_TYPE_Q4_K, SB_TYPE_Q6_K},
+                                 {SB_TYPE_Q8_0, SB_TYPE_Q4_0, SB_TYPE_Q8_0},
+                                 {SB_TYPE_Q5_0, SB_TYPE_Q5_0, SB_TYPE_Q8_0}};
+    for (int m = 0; m < 3; m++)
+        for (int threads = 1; threads <= 2; threads++) {
+            check_matmul_pre(threads, mixed[m], 3, 4608, 1, SB_PRE_RMSNORM, false, true);
+            check_matmul_pre(threads, mixed[m], 2, 512, 1, SB_PRE_SWIGLU, false, false);
+            check_matmul_pre(threads, mixed[m], 3, 512, 2, SB_PRE_RMSNORM, false, true);
+        }
+}
+
 /* ---- elementwise ------------------------------------------------------------ */
 
 static void test_elementwise(void) {
@@ -870,6 +994,7 @@ int main(void) {
     SB_RUN(test_set_batch_checks);
     SB_RUN(test_get_rows_and_gather);
     SB_RUN(test_matmul_bias_accumulate);
+    SB_RUN(test_matmul_pre);
     SB_RUN(test_elementwise);
     SB_RUN(test_topk);
     SB_RUN(test_topk_large);

@@ -189,6 +189,9 @@ void sb_cpu_matmul_op(sb_backend *b, const sb_tensor *w, const sb_tensor *x, con
                       bool accumulate);
 void sb_cpu_matmul_multi_op(sb_backend *b, const sb_tensor *const *ws, int nw, const sb_tensor *x,
                             const sb_tensor *const *biases, sb_tensor *const *ys, int n);
+void sb_cpu_matmul_pre_op(sb_backend *b, const sb_matmul_pre *pre, const sb_tensor *const *ws, int nw,
+                          const sb_tensor *x, const sb_tensor *const *biases, sb_tensor *const *ys, int n,
+                          bool accumulate);
 void sb_cpu_rope(sb_backend *b, sb_tensor *x, int n_heads, int head_dim, const sb_rope_params *p, int n);
 void sb_cpu_swiglu(sb_backend *b, const sb_tensor *gate, const sb_tensor *up, sb_tensor *y, int n);
 void sb_cpu_add(sb_backend *b, const sb_tensor *a, const sb_tensor *x, sb_tensor *y, int n);

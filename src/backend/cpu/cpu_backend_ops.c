@@ -75,17 +75,22 @@ typedef struct norm_job {
     long rows, len;
 } norm_job;
 
-/* A thread's rows of rmsnorm: sum of squares in double, then (x * scale) * w as ggml. */
+/* rmsnorm's factor of one row: sum of squares in double, as ggml (the
+ * fused projection uses it too, so both give the same bits). */
+static float rms_scale(const cpu_vec_fns *vec, const float *x, long len, float eps) {
+    const double sum = vec->sum_squares(x, len);
+    const float mean = (float)(sum / (double)len);
+    return 1.0f / sqrtf(mean + eps);
+}
+
+/* A thread's rows of rmsnorm: (x * scale) * w as ggml. */
 static void rmsnorm_part(void *ctx, int ith, int nth) {
     norm_job *j = ctx;
     long r0, r1;
     sb_split_range(j->rows, ith, nth, 1, &r0, &r1);
     for (long r = r0; r < r1; r++) {
         const float *x = j->x + r * j->len;
-        const double sum = j->vec->sum_squares(x, j->len);
-        const float mean = (float)(sum / (double)j->len);
-        const float scale = 1.0f / sqrtf(mean + j->eps);
-        j->vec->scale_mul(j->y + r * j->len, x, scale, j->w, j->len);
+        j->vec->scale_mul(j->y + r * j->len, x, rms_scale(j->vec, x, j->len, j->eps), j->w, j->len);
     }
 }
 
@@ -139,8 +144,8 @@ void sb_cpu_matmul_op(sb_backend *b, const sb_tensor *w, const sb_tensor *x, con
 void sb_cpu_matmul_multi_op(sb_backend *b, const sb_tensor *const *ws, int nw, const sb_tensor *x,
                             const sb_tensor *const *biases, sb_tensor *const *ys, int n) {
     cpu_backend *cb = cpu_of(b);
-    const sb_cpu_weight *mw[SB_MM_MULTI_MAX];
-    float *y[SB_MM_MULTI_MAX];
+    const sb_cpu_weight *mw[SB_MM_MULTI_MAX] = {NULL};
+    float *y[SB_MM_MULTI_MAX] = {NULL};
     if (nw < 1 || nw > SB_MM_MULTI_MAX)
         return;
     for (int i = 0; i < nw; i++) {
@@ -154,6 +159,72 @@ void sb_cpu_matmul_multi_op(sb_backend *b, const sb_tensor *const *ws, int nw, c
             sb_cpu_matmul(cb->pool, mw[i], x->data, n, y[i], false, cb->mm_scratch);
     for (int i = 0; biases && i < nw; i++)
         add_bias(cb, biases[i], ys[i], n);
+}
+
+/* ---- fused projections ------------------------------------------------ */
+
+/* What the transforms of a fused projection read (sb_mm_pre.ctx). */
+typedef struct pre_ctx {
+    const cpu_vec_fns *vec;
+    const float *norm, *up;
+    float eps;
+} pre_ctx;
+
+static void norm_prepare(const void *ctx, const float *x, int64_t cols, float *state) {
+    const pre_ctx *p = ctx;
+    state[0] = rms_scale(p->vec, x, (long)cols, p->eps);
+}
+
+static void norm_apply(const void *ctx, const float *x, int64_t off, int64_t len, const float *state, float *out) {
+    const pre_ctx *p = ctx;
+    p->vec->scale_mul(out, x + off, state[0], p->norm + off, (long)len);
+}
+
+static void swiglu_prepare(const void *ctx, const float *x, int64_t cols, float *state) {
+    (void)ctx, (void)x, (void)cols, (void)state;
+}
+
+static void swiglu_apply(const void *ctx, const float *x, int64_t off, int64_t len, const float *state, float *out) {
+    const pre_ctx *p = ctx;
+    (void)state;
+    p->vec->silu_mul(out, x + off, p->up + off, (long)len);
+}
+
+/* matmul_pre op: for one token with quantized weights, the rmsnorm or
+ * SwiGLU is made by each thread as it quantizes the row (sb_mm_pre);
+ * otherwise the op runs into pre->tmp and the projection reads that. */
+void sb_cpu_matmul_pre_op(sb_backend *b, const sb_matmul_pre *pre, const sb_tensor *const *ws, int nw,
+                          const sb_tensor *x, const sb_tensor *const *biases, sb_tensor *const *ys, int n,
+                          bool accumulate) {
+    cpu_backend *cb = cpu_of(b);
+    if (nw < 1 || nw > SB_MM_MULTI_MAX || (accumulate && nw != 1))
+        return;
+    const sb_cpu_weight *mw[SB_MM_MULTI_MAX];
+    float *y[SB_MM_MULTI_MAX];
+    for (int i = 0; i < nw; i++) {
+        mw[i] = &((const cpu_weight *)ws[i]->impl)->mm;
+        y[i] = ys[i]->data;
+    }
+    const bool whole_row = pre->kind != SB_PRE_RMSNORM || pre->norm->ne[0] == x->ne[0];
+    if (whole_row && sb_cpu_matmul_pre_fuses(mw, nw, n) &&
+        sb_cpu_matmul_multi_scratch_size(mw, nw, n) <= cb->mm_scratch_bytes) {
+        const pre_ctx pc = {&cb->vec, pre->kind == SB_PRE_RMSNORM ? sb_cpu_f32(pre->norm) : NULL,
+                            pre->kind == SB_PRE_SWIGLU ? pre->up->data : NULL, pre->eps};
+        const sb_mm_pre mp = pre->kind == SB_PRE_RMSNORM ? (sb_mm_pre){norm_prepare, norm_apply, &pc}
+                                                         : (sb_mm_pre){swiglu_prepare, swiglu_apply, &pc};
+        sb_cpu_matmul_multi_pre(cb->pool, mw, nw, &mp, x->data, n, y, accumulate, cb->mm_scratch);
+        for (int i = 0; biases && i < nw; i++)
+            add_bias(cb, biases[i], ys[i], n);
+        return;
+    }
+    if (pre->kind == SB_PRE_RMSNORM)
+        sb_cpu_rmsnorm(b, x, pre->norm, pre->eps, pre->tmp, n);
+    else
+        sb_cpu_swiglu(b, x, pre->up, pre->tmp, n);
+    if (nw == 1)
+        sb_cpu_matmul_op(b, ws[0], pre->tmp, biases ? biases[0] : NULL, ys[0], n, accumulate);
+    else
+        sb_cpu_matmul_multi_op(b, ws, nw, pre->tmp, biases, ys, n);
 }
 
 /* ---- rope ------------------------------------------------------------ */

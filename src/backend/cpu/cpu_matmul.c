@@ -252,6 +252,16 @@ void sb_cpu_matmul_multi(sb_threadpool *pool, const sb_cpu_weight *const *ws, in
     sb_mm_run(pool, ws, nw, x, n, ys, accumulate, scratch);
 }
 
+bool sb_cpu_matmul_pre_fuses(const sb_cpu_weight *const *ws, int nw, int64_t n) {
+    return sb_mm_pre_fuses(ws, nw, n);
+}
+
+void sb_cpu_matmul_multi_pre(sb_threadpool *pool, const sb_cpu_weight *const *ws, int nw, const sb_mm_pre *pre,
+                             const float *x, int64_t n, float *const *ys, bool accumulate, void *scratch) {
+    if (pre && sb_mm_pre_fuses(ws, nw, n))
+        sb_mm_run_pre(pool, ws, nw, pre, x, n, ys, accumulate, scratch);
+}
+
 void sb_cpu_weight_dequantize_row(const sb_cpu_weight *w, int64_t r, float *dst) {
     uint64_t row_bytes = 0;
     sb_type_row_size(w->type, (uint64_t)w->cols, &row_bytes);

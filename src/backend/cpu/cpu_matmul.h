@@ -109,6 +109,32 @@ size_t sb_cpu_matmul_multi_scratch_size(const sb_cpu_weight *const *ws, int nw, 
 void sb_cpu_matmul_multi(sb_threadpool *pool, const sb_cpu_weight *const *ws, int nw, const float *x, int64_t n,
                          float *const *ys, bool accumulate, void *scratch);
 
+/* What a fused call applies to its one activation row before quantizing
+ * it (an rmsnorm or SwiGLU that precedes the projection): the transformed
+ * row is made a run of blocks at a time where it is quantized, never
+ * stored, and each thread that needs it makes it itself, so the op before
+ * the matmul neither runs on one thread while the others wait nor writes a
+ * row that the other cores then fetch. prepare computes the row-wide
+ * values (an rms factor) into state[SB_MM_PRE_STATE]; apply writes values
+ * [off, off + len) of the transformed row to out. Both may run on several
+ * threads at once and must give the same bits as the op they replace. */
+#define SB_MM_PRE_STATE 4
+typedef struct sb_mm_pre {
+    void (*prepare)(const void *ctx, const float *x, int64_t cols, float *state);
+    void (*apply)(const void *ctx, const float *x, int64_t off, int64_t len, const float *state, float *out);
+    const void *ctx;
+} sb_mm_pre;
+
+/* True if sb_cpu_matmul_multi_pre fuses a transform into this call (one
+ * token, no F32 weight, the activations small enough for each thread's
+ * stack); otherwise the caller applies the op itself and calls
+ * sb_cpu_matmul_multi on its output. */
+bool sb_cpu_matmul_pre_fuses(const sb_cpu_weight *const *ws, int nw, int64_t n);
+/* sb_cpu_matmul_multi of pre(x) for a call sb_cpu_matmul_pre_fuses
+ * accepts (anything else computes nothing). */
+void sb_cpu_matmul_multi_pre(sb_threadpool *pool, const sb_cpu_weight *const *ws, int nw, const sb_mm_pre *pre,
+                             const float *x, int64_t n, float *const *ys, bool accumulate, void *scratch);
+
 /* Dequantizes row r (0 <= r < w->rows) of a prepared weight to F32 (cols
  * values), whatever its layout: a repacked weight can also serve get_rows
  * (a tied embedding), so it needs no second, GGUF-layout copy. */

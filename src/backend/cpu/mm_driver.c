@@ -92,6 +92,7 @@ typedef struct mm_job {
 typedef struct mm_ctx {
     const sb_mm_kernels *k;
     const float *x;
+    const sb_mm_pre *pre; /* one token: x is transformed as it is quantized (NULL: used as is) */
     int64_t n, cols;
     bool accumulate;
     mm_job jobs[SB_MM_MULTI_MAX];
@@ -141,10 +142,45 @@ static inline uint8_t *act_at(const mm_act *a, int64_t t, int64_t b) {
     return a->buf + (size_t)(t / a->w) * a->tile_bytes + ((size_t)b * (size_t)a->w + (size_t)(t % a->w)) * a->ab;
 }
 
+/* Floats of the transformed row made at a time (a multiple of every block size). */
+#define SB_MM_PRE_RUN 512
+
+/* quantize_share for one token whose row is pre(x): part ith of nth of
+ * the blocks, made SB_MM_PRE_RUN values at a time in a stack buffer and
+ * quantized from there. The act functions work block by block (elementwise
+ * for F16/BF16), so the bits are those of quantizing the stored row. */
+static void quantize_pre_share(const mm_ctx *c, const mm_act *a, int ith, int nth) {
+    const int64_t bs = a->kind == SB_ACT_Q8_0 ? SB_QK8_0 : a->kind == SB_ACT_Q8_K ? SB_QK_K : 64;
+    const int64_t nb = (c->cols + bs - 1) / bs, run = SB_MM_PRE_RUN / bs;
+    long u0, u1;
+    sb_split_range((long)nb, ith, nth, 1, &u0, &u1);
+    if (u0 >= u1)
+        return;
+    float state[SB_MM_PRE_STATE];
+    c->pre->prepare(c->pre->ctx, c->x, c->cols, state);
+    _Alignas(64) float buf[SB_MM_PRE_RUN];
+    for (int64_t b0 = u0; b0 < u1; b0 += run) {
+        const int64_t b1 = b0 + run < u1 ? b0 + run : u1;
+        const int64_t e0 = b0 * bs, e1 = b1 * bs < c->cols ? b1 * bs : c->cols;
+        c->pre->apply(c->pre->ctx, c->x, e0, e1 - e0, state, buf);
+        switch (a->kind) {
+        case SB_ACT_Q8_0: c->k->act_q8_0(buf, (sb_act_q8_0 *)act_at(a, 0, b0), e1 - e0, a->offset); break;
+        case SB_ACT_Q8_K: c->k->act_q8_K(buf, (sb_act_q8_K *)act_at(a, 0, b0), e1 - e0, a->wtype); break;
+        case SB_ACT_F16: c->k->act_f16(buf, (float *)act_at(a, 0, 0) + e0, e1 - e0); break;
+        case SB_ACT_BF16: c->k->act_bf16(buf, (uint16_t *)act_at(a, 0, 0) + e0, e1 - e0); break;
+        default: break;
+        }
+    }
+}
+
 /* Quantizes this thread's share of the (token, block) units of one format.
  * Runs of blocks are quantized into a stack buffer and then put in their
  * tile slots (in place when a tile holds one token). */
 static void quantize_share(const mm_ctx *c, const mm_act *a, int ith, int nth) {
+    if (c->pre) {
+        quantize_pre_share(c, a, ith, nth);
+        return;
+    }
     const int64_t bs = a->kind == SB_ACT_Q8_0 ? SB_QK8_0 : a->kind == SB_ACT_Q8_K ? SB_QK_K : 64;
     const int64_t nb = (c->cols + bs - 1) / bs; /* F16/BF16: units of up to 64 elements */
     long u0, u1;
@@ -498,8 +534,33 @@ size_t sb_mm_scratch_size(const sb_cpu_weight *const *ws, int nw, int64_t n) {
     return 64 + plan_acts(&c, ws, nw, n);
 }
 
+/* A transform fuses into a call of one token whose every weight reads
+ * quantized or converted activations (an F32 weight reads x itself). */
+bool sb_mm_pre_fuses(const sb_cpu_weight *const *ws, int nw, int64_t n) {
+    if (n != 1 || nw <= 0 || nw > SB_MM_MULTI_MAX)
+        return false;
+    for (int i = 0; i < nw; i++)
+        if (ws[i]->cols != ws[0]->cols || sb_act_kind_of_type(ws[i]->type) == SB_ACT_F32)
+            return false;
+    return true;
+}
+
+static void mm_run(sb_threadpool *pool, const sb_cpu_weight *const *ws, int nw, const sb_mm_pre *pre, const float *x,
+                   int64_t n, float *const *ys, bool accumulate, void *scratch);
+
 void sb_mm_run(sb_threadpool *pool, const sb_cpu_weight *const *ws, int nw, const float *x, int64_t n, float *const *ys,
                bool accumulate, void *scratch) {
+    mm_run(pool, ws, nw, NULL, x, n, ys, accumulate, scratch);
+}
+
+void sb_mm_run_pre(sb_threadpool *pool, const sb_cpu_weight *const *ws, int nw, const sb_mm_pre *pre, const float *x,
+                   int64_t n, float *const *ys, bool accumulate, void *scratch) {
+    if (pre && sb_mm_pre_fuses(ws, nw, n))
+        mm_run(pool, ws, nw, pre, x, n, ys, accumulate, scratch);
+}
+
+static void mm_run(sb_threadpool *pool, const sb_cpu_weight *const *ws, int nw, const sb_mm_pre *pre, const float *x,
+                   int64_t n, float *const *ys, bool accumulate, void *scratch) {
     if (n <= 0 || nw <= 0 || nw > SB_MM_MULTI_MAX)
         return;
     for (int i = 1; i < nw; i++)
@@ -508,6 +569,7 @@ void sb_mm_run(sb_threadpool *pool, const sb_cpu_weight *const *ws, int nw, cons
     mm_ctx c;
     const size_t act_need = plan_acts(&c, ws, nw, n);
     c.x = x;
+    c.pre = pre;
     c.accumulate = accumulate;
     for (int i = 0; i < nw; i++)
         c.jobs[i].y = ys[i];

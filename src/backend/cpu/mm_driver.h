@@ -16,4 +16,10 @@ size_t sb_mm_scratch_size(const sb_cpu_weight *const *ws, int nw, int64_t n);
 void sb_mm_run(sb_threadpool *pool, const sb_cpu_weight *const *ws, int nw, const float *x, int64_t n, float *const *ys,
                bool accumulate, void *scratch);
 
+/* The same with x transformed by pre as it is quantized (one token; see
+ * sb_cpu_matmul_multi_pre). */
+bool sb_mm_pre_fuses(const sb_cpu_weight *const *ws, int nw, int64_t n);
+void sb_mm_run_pre(sb_threadpool *pool, const sb_cpu_weight *const *ws, int nw, const sb_mm_pre *pre, const float *x,
+                   int64_t n, float *const *ys, bool accumulate, void *scratch);
+
 #endif
