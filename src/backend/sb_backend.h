@@ -250,7 +250,8 @@ typedef struct sb_backend_ops {
      * u = pre applied to x: the rmsnorm or SwiGLU before a projection,
      * fused into it, so that a backend can make u where it reads it
      * instead of storing it and waiting for it. The same results as the two
-     * ops. x, pre->up and the ys are not written otherwise. */
+     * ops. pre->tmp may be x itself (x then holds u or x afterwards);
+     * otherwise x and pre->up are left as they are. */
     void (*matmul_pre)(sb_backend *b, const sb_matmul_pre *pre, const sb_tensor *const *ws, int nw, const sb_tensor *x,
                        const sb_tensor *const *biases, sb_tensor *const *ys, int n, bool accumulate);
 } sb_backend_ops;
