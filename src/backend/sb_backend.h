@@ -244,15 +244,15 @@ typedef struct sb_backend_ops {
      * of them over its threads together. */
     void (*matmul_multi)(sb_backend *b, const sb_tensor *const *ws, int nw, const sb_tensor *x,
                          const sb_tensor *const *biases, sb_tensor *const *ys, int n);
-    /* Optional (may be NULL: the model runs pre's op into pre->tmp, then
-     * matmul or matmul_multi on it). ys[i] (+)= u . ws[i]^T (+ biases[i])
-     * for i < nw (1..8, the same ne[0]; accumulate only with nw = 1), where
-     * u = pre applied to x: the rmsnorm or SwiGLU before a projection,
-     * fused into it, so that a backend can make u where it reads it
-     * instead of storing it and waiting for it. The same results as the two
-     * ops. pre->tmp may be x itself (x then holds u or x afterwards);
-     * otherwise x and pre->up are left as they are. */
-    void (*matmul_pre)(sb_backend *b, const sb_matmul_pre *pre, const sb_tensor *const *ws, int nw, const sb_tensor *x,
+    /* Optional (may be NULL). ys[i] (+)= u . ws[i]^T (+ biases[i]) for
+     * i < nw (1..8, the same ne[0]; accumulate only with nw = 1), where u =
+     * pre applied to x: the rmsnorm or SwiGLU before a projection, fused
+     * into it, so that a backend can make u where it reads it instead of
+     * storing it and waiting for it. The same results as the two ops; x
+     * and pre->up are left as they are. Returns false, having computed
+     * nothing, for a call the backend does not fuse: the model then runs
+     * pre's op into pre->tmp (which may be x itself) and the projection. */
+    bool (*matmul_pre)(sb_backend *b, const sb_matmul_pre *pre, const sb_tensor *const *ws, int nw, const sb_tensor *x,
                        const sb_tensor *const *biases, sb_tensor *const *ys, int n, bool accumulate);
 } sb_backend_ops;
 

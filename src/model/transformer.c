@@ -115,10 +115,8 @@ static void project_pre(sb_backend *be, const sb_matmul_pre *pre, const sb_tenso
                         const sb_tensor *const *bs, int nw, const sb_tensor *x, sb_tensor *const *ys, int n,
                         bool accumulate) {
     const sb_backend_ops *op = be->ops;
-    if (op->matmul_pre) {
-        op->matmul_pre(be, pre, ws, nw, x, bs, ys, n, accumulate);
+    if (op->matmul_pre && op->matmul_pre(be, pre, ws, nw, x, bs, ys, n, accumulate))
         return;
-    }
     if (pre->kind == SB_PRE_RMSNORM)
         op->rmsnorm(be, x, pre->norm, pre->eps, pre->tmp, n);
     else

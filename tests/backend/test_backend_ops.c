@@ -5,7 +5,7 @@
  * paged attention (GQA, page tables out of order, several sequences, F32
  * and F16 caches, 1 and 2 threads), get_rows, gather_outputs, matmul with
  * bias and accumulate, fused projections (matmul_pre) against the ops they
- * fuse, swiglu/add/scale, topk with penalties/bias/temperature,
+ * fuse (and which calls are left to the model), swiglu/add/scale, topk with penalties/bias/temperature,
  * batch validation, and the SIMD vector loops against the scalar ones.
  */
 #include "cpu_backend_internal.h"
@@ -557,12 +557,15 @@ static void check_matmul_pre(int threads, const uint32_t *types, int nw, int64_t
     memcpy(x0, x.data, xbytes);
     memcpy(up0, up.data, xbytes);
     sb_tensor y1[3], y2[3];
+    float *y2_start[3];
     const sb_tensor *ws[3], *bs[3];
     sb_tensor *ys1[3], *ys2[3];
     for (int i = 0; i < nw; i++) {
         y1[i] = act(be, "y1", ROWS, n, NULL);
         y2[i] = act(be, "y2", ROWS, n, NULL);
         memcpy(y2[i].data, y1[i].data, sizeof(float) * ROWS * (size_t)n); /* the same start for accumulate */
+        y2_start[i] = malloc(sizeof(float) * ROWS * (size_t)n);
+        memcpy(y2_start[i], y2[i].data, sizeof(float) * ROWS * (size_t)n);
         ws[i] = &w[i];
         bs[i] = biases ? &b[i] : NULL;
         ys1[i] = &y1[i];
@@ -577,12 +580,21 @@ static void check_matmul_pre(int threads, const uint32_t *types, int nw, int64_t
         be->ops->matmul(be, ws[0], &tmp, bs[0], ys1[0], n, accumulate);
     else
         be->ops->matmul_multi(be, ws, nw, &tmp, bs, ys1, n);
-    /* fused */
+    /* fused where the backend fuses (one token, no F32 weight, the call's
+     * activation formats fit the matmul scratch); else nothing is computed */
+    bool fusable = n == 1;
+    const sb_cpu_weight *mw[3];
+    for (int i = 0; i < nw; i++) {
+        fusable = fusable && types[i] != SB_TYPE_F32;
+        mw[i] = &((const cpu_weight *)w[i].impl)->mm;
+    }
+    fusable = fusable && sb_cpu_matmul_multi_scratch_size(mw, nw, n) <= cpu_of(be)->mm_scratch_bytes;
     memset(tmp.data, 0xFF, xbytes);
     const sb_matmul_pre pre = {kind, &norm, 1e-5f, &up, &tmp};
-    be->ops->matmul_pre(be, &pre, ws, nw, &x, bs, ys2, n, accumulate);
+    const bool fused = be->ops->matmul_pre(be, &pre, ws, nw, &x, bs, ys2, n, accumulate);
+    SB_CHECKF(fused == fusable, "matmul_pre fused %d, expected %d (n=%d, type %u)", fused, fusable, n, types[0]);
     for (int i = 0; i < nw; i++)
-        SB_CHECKF(memcmp(y1[i].data, y2[i].data, sizeof(float) * ROWS * (size_t)n) == 0,
+        SB_CHECKF(memcmp(fused ? y1[i].data : y2_start[i], y2[i].data, sizeof(float) * ROWS * (size_t)n) == 0,
                   "matmul_pre %s type %u (weight %d of %d), %lld cols, n=%d, %d threads, acc %d",
                   kind == SB_PRE_RMSNORM ? "rmsnorm" : "swiglu", types[i], i, nw, (long long)cols, n, threads,
                   accumulate);
@@ -595,6 +607,7 @@ static void check_matmul_pre(int threads, const uint32_t *types, int nw, int64_t
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         sb_backend_release(be, all[i]);
     for (int i = 0; i < nw; i++) {
+        free(y2_start[i]);
         sb_backend_release(be, &y1[i]);
         sb_backend_release(be, &y2[i]);
         sb_backend_release(be, &w[i]);
@@ -614,7 +627,7 @@ static void test_matmul_pre(void) {
                 const sb_pre_kind kind = k ? SB_PRE_SWIGLU : SB_PRE_RMSNORM;
                 check_matmul_pre(threads, &single[t], 1, 768, 1, kind, false, false);
                 check_matmul_pre(threads, &single[t], 1, 768, 1, kind, true, true);
-                check_matmul_pre(threads, &single[t], 1, 768, 3, kind, true, false); /* a batch: not fused */
+                check_matmul_pre(threads, &single[t], 1, 768, 3, kind, true, false); /* a batch: left to the model */
             }
     const uint32_t mixed[][3] = {{SB_TYPE_Q4_K, SB_TYPE_Q4_K, SB_TYPE_Q6_K},
                                  {SB_TYPE_Q8_0, SB_TYPE_Q4_0, SB_TYPE_Q8_0},

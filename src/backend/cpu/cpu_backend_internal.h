@@ -189,7 +189,7 @@ void sb_cpu_matmul_op(sb_backend *b, const sb_tensor *w, const sb_tensor *x, con
                       bool accumulate);
 void sb_cpu_matmul_multi_op(sb_backend *b, const sb_tensor *const *ws, int nw, const sb_tensor *x,
                             const sb_tensor *const *biases, sb_tensor *const *ys, int n);
-void sb_cpu_matmul_pre_op(sb_backend *b, const sb_matmul_pre *pre, const sb_tensor *const *ws, int nw,
+bool sb_cpu_matmul_pre_op(sb_backend *b, const sb_matmul_pre *pre, const sb_tensor *const *ws, int nw,
                           const sb_tensor *x, const sb_tensor *const *biases, sb_tensor *const *ys, int n,
                           bool accumulate);
 void sb_cpu_rope(sb_backend *b, sb_tensor *x, int n_heads, int head_dim, const sb_rope_params *p, int n);

@@ -192,13 +192,13 @@ static void swiglu_apply(const void *ctx, const float *x, int64_t off, int64_t l
 
 /* matmul_pre op: for one token with quantized weights, the rmsnorm or
  * SwiGLU is made by each thread as it quantizes the row (sb_mm_pre);
- * otherwise the op runs into pre->tmp and the projection reads that. */
-void sb_cpu_matmul_pre_op(sb_backend *b, const sb_matmul_pre *pre, const sb_tensor *const *ws, int nw,
+ * anything else is left to the model (false). */
+bool sb_cpu_matmul_pre_op(sb_backend *b, const sb_matmul_pre *pre, const sb_tensor *const *ws, int nw,
                           const sb_tensor *x, const sb_tensor *const *biases, sb_tensor *const *ys, int n,
                           bool accumulate) {
     cpu_backend *cb = cpu_of(b);
     if (nw < 1 || nw > SB_MM_MULTI_MAX || (accumulate && nw != 1))
-        return;
+        return false;
     const sb_cpu_weight *mw[SB_MM_MULTI_MAX];
     float *y[SB_MM_MULTI_MAX];
     for (int i = 0; i < nw; i++) {
@@ -206,25 +206,17 @@ void sb_cpu_matmul_pre_op(sb_backend *b, const sb_matmul_pre *pre, const sb_tens
         y[i] = ys[i]->data;
     }
     const bool whole_row = pre->kind != SB_PRE_RMSNORM || pre->norm->ne[0] == x->ne[0];
-    if (whole_row && sb_cpu_matmul_pre_fuses(mw, nw, n) &&
-        sb_cpu_matmul_multi_scratch_size(mw, nw, n) <= cb->mm_scratch_bytes) {
-        const pre_ctx pc = {&cb->vec, pre->kind == SB_PRE_RMSNORM ? sb_cpu_f32(pre->norm) : NULL,
-                            pre->kind == SB_PRE_SWIGLU ? pre->up->data : NULL, pre->eps};
-        const sb_mm_pre mp = pre->kind == SB_PRE_RMSNORM ? (sb_mm_pre){norm_prepare, norm_apply, &pc}
-                                                         : (sb_mm_pre){swiglu_prepare, swiglu_apply, &pc};
-        sb_cpu_matmul_multi_pre(cb->pool, mw, nw, &mp, x->data, n, y, accumulate, cb->mm_scratch);
-        for (int i = 0; biases && i < nw; i++)
-            add_bias(cb, biases[i], ys[i], n);
-        return;
-    }
-    if (pre->kind == SB_PRE_RMSNORM)
-        sb_cpu_rmsnorm(b, x, pre->norm, pre->eps, pre->tmp, n);
-    else
-        sb_cpu_swiglu(b, x, pre->up, pre->tmp, n);
-    if (nw == 1)
-        sb_cpu_matmul_op(b, ws[0], pre->tmp, biases ? biases[0] : NULL, ys[0], n, accumulate);
-    else
-        sb_cpu_matmul_multi_op(b, ws, nw, pre->tmp, biases, ys, n);
+    if (!whole_row || !sb_cpu_matmul_pre_fuses(mw, nw, n) ||
+        sb_cpu_matmul_multi_scratch_size(mw, nw, n) > cb->mm_scratch_bytes)
+        return false;
+    const pre_ctx pc = {&cb->vec, pre->kind == SB_PRE_RMSNORM ? sb_cpu_f32(pre->norm) : NULL,
+                        pre->kind == SB_PRE_SWIGLU ? pre->up->data : NULL, pre->eps};
+    const sb_mm_pre mp = pre->kind == SB_PRE_RMSNORM ? (sb_mm_pre){norm_prepare, norm_apply, &pc}
+                                                     : (sb_mm_pre){swiglu_prepare, swiglu_apply, &pc};
+    sb_cpu_matmul_multi_pre(cb->pool, mw, nw, &mp, x->data, n, y, accumulate, cb->mm_scratch);
+    for (int i = 0; biases && i < nw; i++)
+        add_bias(cb, biases[i], ys[i], n);
+    return true;
 }
 
 /* ---- rope ------------------------------------------------------------ */

@@ -258,8 +258,7 @@ bool sb_cpu_matmul_pre_fuses(const sb_cpu_weight *const *ws, int nw, int64_t n) 
 
 void sb_cpu_matmul_multi_pre(sb_threadpool *pool, const sb_cpu_weight *const *ws, int nw, const sb_mm_pre *pre,
                              const float *x, int64_t n, float *const *ys, bool accumulate, void *scratch) {
-    if (pre && sb_mm_pre_fuses(ws, nw, n))
-        sb_mm_run_pre(pool, ws, nw, pre, x, n, ys, accumulate, scratch);
+    sb_mm_run_pre(pool, ws, nw, pre, x, n, ys, accumulate, scratch);
 }
 
 void sb_cpu_weight_dequantize_row(const sb_cpu_weight *w, int64_t r, float *dst) {

@@ -126,9 +126,8 @@ typedef struct sb_mm_pre {
 } sb_mm_pre;
 
 /* True if sb_cpu_matmul_multi_pre fuses a transform into this call (one
- * token, no F32 weight, the activations small enough for each thread's
- * stack); otherwise the caller applies the op itself and calls
- * sb_cpu_matmul_multi on its output. */
+ * token, weights of one width, none F32); otherwise the caller applies the
+ * op itself and calls sb_cpu_matmul_multi on its output. */
 bool sb_cpu_matmul_pre_fuses(const sb_cpu_weight *const *ws, int nw, int64_t n);
 /* sb_cpu_matmul_multi of pre(x) for a call sb_cpu_matmul_pre_fuses
  * accepts (anything else computes nothing). */

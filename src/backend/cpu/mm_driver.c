@@ -93,6 +93,7 @@ typedef struct mm_ctx {
     const sb_mm_kernels *k;
     const float *x;
     const sb_mm_pre *pre; /* one token: x is transformed as it is quantized (NULL: used as is) */
+    float pre_state[SB_MM_PRE_STATE]; /* pre's row-wide values, made once by whoever quantizes */
     int64_t n, cols;
     bool accumulate;
     mm_job jobs[SB_MM_MULTI_MAX];
@@ -145,10 +146,11 @@ static inline uint8_t *act_at(const mm_act *a, int64_t t, int64_t b) {
 /* Floats of the transformed row made at a time (a multiple of every block size). */
 #define SB_MM_PRE_RUN 512
 
-/* quantize_share for one token whose row is pre(x): part ith of nth of
- * the blocks, made SB_MM_PRE_RUN values at a time in a stack buffer and
- * quantized from there. The act functions work block by block (elementwise
- * for F16/BF16), so the bits are those of quantizing the stored row. */
+/* quantize_share for one token whose row is pre(x) (c->pre_state
+ * prepared): part ith of nth of the blocks, made SB_MM_PRE_RUN values at a
+ * time in a stack buffer and quantized from there. The act functions work
+ * block by block (elementwise for F16/BF16), so the bits are those of
+ * quantizing the stored row. */
 static void quantize_pre_share(const mm_ctx *c, const mm_act *a, int ith, int nth) {
     const int64_t bs = a->kind == SB_ACT_Q8_0 ? SB_QK8_0 : a->kind == SB_ACT_Q8_K ? SB_QK_K : 64;
     const int64_t nb = (c->cols + bs - 1) / bs, run = SB_MM_PRE_RUN / bs;
@@ -156,13 +158,11 @@ static void quantize_pre_share(const mm_ctx *c, const mm_act *a, int ith, int nt
     sb_split_range((long)nb, ith, nth, 1, &u0, &u1);
     if (u0 >= u1)
         return;
-    float state[SB_MM_PRE_STATE];
-    c->pre->prepare(c->pre->ctx, c->x, c->cols, state);
     _Alignas(64) float buf[SB_MM_PRE_RUN];
     for (int64_t b0 = u0; b0 < u1; b0 += run) {
         const int64_t b1 = b0 + run < u1 ? b0 + run : u1;
         const int64_t e0 = b0 * bs, e1 = b1 * bs < c->cols ? b1 * bs : c->cols;
-        c->pre->apply(c->pre->ctx, c->x, e0, e1 - e0, state, buf);
+        c->pre->apply(c->pre->ctx, c->x, e0, e1 - e0, c->pre_state, buf);
         switch (a->kind) {
         case SB_ACT_Q8_0: c->k->act_q8_0(buf, (sb_act_q8_0 *)act_at(a, 0, b0), e1 - e0, a->offset); break;
         case SB_ACT_Q8_K: c->k->act_q8_K(buf, (sb_act_q8_K *)act_at(a, 0, b0), e1 - e0, a->wtype); break;
@@ -457,6 +457,8 @@ static void mm_rows_chunk(void *arg, long chunk, int ith) {
     _Alignas(64) uint8_t priv[SB_MM_PRIVATE_ACT_BYTES];
     mm_ctx local;
     memcpy(&local, s->c, sizeof local);
+    if (local.pre) /* once for all the call's formats */
+        local.pre->prepare(local.pre->ctx, local.x, local.cols, local.pre_state);
     for (int i = 0; i < local.nacts; i++) {
         local.acts[i].buf = priv + local.acts[i].at;
         quantize_share(&local, &local.acts[i], 0, 1);
@@ -599,6 +601,8 @@ static void mm_run(sb_threadpool *pool, const sb_cpu_weight *const *ws, int nw, 
     sc.private_act = c.nacts > 0 && n == 1 && sc.ntickets > 1 && act_need <= SB_MM_PRIVATE_ACT_BYTES;
     sc.qchunks = 0;
     if (c.nacts > 0 && !sc.private_act) {
+        if (pre) /* once for every chunk of the quantization job */
+            pre->prepare(pre->ctx, x, c.cols, c.pre_state);
         sc.qchunks = nth > 1 ? (long)nth * SB_MM_QUANT_CHUNKS_PER_THREAD : 1;
         if (pool && nth > 1)
             sb_threadpool_run_chunks(pool, sc.qchunks, mm_quant_chunk, &sc);
