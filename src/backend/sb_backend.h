@@ -254,6 +254,15 @@ typedef struct sb_backend_ops {
      * pre's op into pre->tmp (which may be x itself) and the projection. */
     bool (*matmul_pre)(sb_backend *b, const sb_matmul_pre *pre, const sb_tensor *const *ws, int nw, const sb_tensor *x,
                        const sb_tensor *const *biases, sb_tensor *const *ys, int n, bool accumulate);
+    /* Optional (may be NULL). rope on q ([n][n_heads * head_dim_k]) and k
+     * (in place, as the rope op), kv_store of k and v, then attention into
+     * out: the four ops of a layer's attention as one, so that a backend
+     * can rotate and store each KV head's rows on the thread (or block)
+     * that attends with them. The same results as the four ops. Returns
+     * false, having done nothing, for a call the backend does not fuse:
+     * the model then calls the four. */
+    bool (*attention_rope)(sb_backend *b, int layer, sb_tensor *q, sb_tensor *k, const sb_tensor *v, int n_heads,
+                           const sb_rope_params *p, float scale, sb_tensor *out, int n);
 } sb_backend_ops;
 
 /* Every backend struct starts with this header. */

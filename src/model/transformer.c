@@ -14,6 +14,7 @@
  *       q, k = rope(q, k, positions)
  *       KV cache <- k, v at the entries' positions
  *       att = softmax(q K^T / sqrt(dk)) V, causal, GQA  att [n][H dv]
+ *       (these three as one op where the backend fuses them: attention_rope)
  *       x = x + att Wo (+bo)
  *       xb = rmsnorm(x) * ffn_norm
  *       x = x + (silu(xb Wgate) * (xb Wup)) Wdown        hidden [n][F]
@@ -155,12 +156,18 @@ sb_status sb_model_forward(sb_model *m, const sb_batch *batch, sb_error *err) {
             op->rmsnorm(be, &m->q, L->q_norm, eps, &m->q, n); /* per head of dk */
             op->rmsnorm(be, &m->k, L->k_norm, eps, &m->k, n);
         }
-        op->rope(be, &m->q, hp->n_heads, hp->head_dim_k, &hp->rope, n);
-        op->rope(be, &m->k, hp->n_kv_heads, hp->head_dim_k, &hp->rope, n);
-        op->kv_store(be, l, &m->k, &m->v, n);
-        if (last && n_out == 0)
-            return SB_OK;                                               /* the cache is filled; nobody wants logits */
-        op->attention(be, l, &m->q, hp->n_heads, kq_scale, &m->att, n); /* att [n][H dv] */
+        if (last && n_out == 0) { /* nobody wants logits: fill the cache and stop */
+            op->rope(be, &m->k, hp->n_kv_heads, hp->head_dim_k, &hp->rope, n);
+            op->kv_store(be, l, &m->k, &m->v, n);
+            return SB_OK;
+        }
+        if (!op->attention_rope ||
+            !op->attention_rope(be, l, &m->q, &m->k, &m->v, hp->n_heads, &hp->rope, kq_scale, &m->att, n)) {
+            op->rope(be, &m->q, hp->n_heads, hp->head_dim_k, &hp->rope, n);
+            op->rope(be, &m->k, hp->n_kv_heads, hp->head_dim_k, &hp->rope, n);
+            op->kv_store(be, l, &m->k, &m->v, n);
+            op->attention(be, l, &m->q, hp->n_heads, kq_scale, &m->att, n); /* att [n][H dv] */
+        }
         if (last && n_out < n) {
             op->gather_outputs(be, &m->att, &m->att); /* att [O][H dv] */
             op->gather_outputs(be, &m->x, &m->x);     /* x [O][E] */

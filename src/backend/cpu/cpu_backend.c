@@ -375,6 +375,7 @@ static const sb_backend_ops cpu_ops = {
     .weight_reserve = cpu_weight_reserve,
     .matmul_multi = sb_cpu_matmul_multi_op,
     .matmul_pre = sb_cpu_matmul_pre_op,
+    .attention_rope = sb_cpu_attention_rope,
 };
 
 sb_cpu_backend_opts sb_cpu_backend_default_opts(void) {

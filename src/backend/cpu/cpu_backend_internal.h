@@ -7,15 +7,19 @@
  *   cpu_backend_topk.c  sampling preparation and top-k selection
  *   cpu_backend_vec*.c  small vector loops (scalar, AVX2/F16C, AVX-512)
  *
- * KV layout. The pool holds, per layer, n_pages pages; a page holds, per KV
- * head, page_size positions of head_dim values. V keeps a position's values
- * in a row, K is transposed inside the page (a row per dimension, across
- * the page's slots):
- *   k[layer][page][kv_head][head_dim_k][slot], v[layer][page][kv_head][slot][head_dim_v],
+ * KV layout. The pool holds, per layer and KV head, n_pages pages of
+ * page_size positions of head_dim values. V keeps a position's values in a
+ * row, K is transposed inside the page (a row per dimension, across the
+ * page's slots):
+ *   k[layer][kv_head][page][head_dim_k][slot], v[layer][kv_head][page][slot][head_dim_v],
  * so that attention reads one head's page as the matrices of its products
  * (scores vectorised over positions, weighted sums over values) without
- * transposing anything. The K pool has a little slack at its end: the AVX2
- * scores read whole vectors past the last slot of a row.
+ * transposing anything. A head's pages lie next to each other, so a
+ * sequence whose pages are consecutive ids is one run of memory per head:
+ * attention reads it cold (the weight stream evicts it every layer), and
+ * 16 KiB runs read in half the time of 2 KiB pieces. The pool is on huge
+ * pages for the same reason. The K pool has a little slack at its end: the
+ * AVX2 scores read whole vectors past the last slot of a row.
  */
 #ifndef SB_CPU_BACKEND_INTERNAL_H
 #define SB_CPU_BACKEND_INTERNAL_H
@@ -147,7 +151,6 @@ typedef struct cpu_backend {
     bool kv_ready;
     sb_kv_config kv;
     size_t kv_elt;                     /* bytes per value: 4 (F32) or 2 (F16) */
-    size_t k_page_elems, v_page_elems; /* values per (layer, page) block */
     uint8_t *k, *v;
     uint64_t kv_bytes;
     float *att_scores;     /* [n_threads][att_scores_len]: SB_CPU_ATT_HEADS score rows */
@@ -164,15 +167,33 @@ void sb_cpu_run(cpu_backend *cb, sb_parallel_fn fn, void *ctx, long work);
 /* Address of (layer, page, kv_head, slot) in the K or V pool: for K, of the
  * slot's dimension 0 (its next dimension is page_size values further). */
 static inline uint8_t *sb_cpu_k_at(const cpu_backend *cb, int layer, int page, int head, int slot) {
-    size_t e = ((size_t)layer * (size_t)cb->kv.n_pages + (size_t)page) * cb->k_page_elems +
-               (size_t)head * (size_t)cb->kv.page_size * (size_t)cb->kv.head_dim_k + (size_t)slot;
+    size_t e = (((size_t)layer * (size_t)cb->kv.n_kv_heads + (size_t)head) * (size_t)cb->kv.n_pages + (size_t)page) *
+                   (size_t)cb->kv.page_size * (size_t)cb->kv.head_dim_k +
+               (size_t)slot;
     return cb->k + e * cb->kv_elt;
 }
 static inline uint8_t *sb_cpu_v_at(const cpu_backend *cb, int layer, int page, int head, int slot) {
-    size_t e = ((size_t)layer * (size_t)cb->kv.n_pages + (size_t)page) * cb->v_page_elems +
-               ((size_t)head * (size_t)cb->kv.page_size + (size_t)slot) * (size_t)cb->kv.head_dim_v;
+    size_t e = ((((size_t)layer * (size_t)cb->kv.n_kv_heads + (size_t)head) * (size_t)cb->kv.n_pages + (size_t)page) *
+                    (size_t)cb->kv.page_size +
+                (size_t)slot) *
+               (size_t)cb->kv.head_dim_v;
     return cb->v + e * cb->kv_elt;
 }
+
+/* A rope call's constants (cpu_backend_ops.c), shared by the rope op and
+ * the fused attention op: p and the frequency factors are borrowed. */
+typedef struct cpu_rope_plan {
+    const sb_rope_params *p;
+    const float *ff; /* per-pair frequency factors, or NULL */
+    float theta_scale, corr[2];
+} cpu_rope_plan;
+bool sb_cpu_rope_plan_init(cpu_rope_plan *rp, const sb_rope_params *p, int head_dim);
+void sb_cpu_rope_table(const cpu_rope_plan *rp, int32_t pos, float *cs);
+void sb_cpu_rope_heads(const cpu_rope_plan *rp, const float *cs, float *x, int n_heads, int head_dim);
+
+/* Stores KV head `head` of batch entry i (k: head_dim_k floats, v:
+ * head_dim_v) into layer's pages at the entry's position (cpu_backend_kv.c). */
+void sb_cpu_kv_store_head(const cpu_backend *cb, int layer, int i, int head, const float *k, const float *v);
 
 /* Op implementations (the table is in cpu_backend.c). */
 sb_status sb_cpu_kv_init(sb_backend *b, const sb_kv_config *cfg, sb_error *err);
@@ -181,6 +202,8 @@ void sb_cpu_kv_copy_page(sb_backend *b, int32_t src, int32_t dst, int n_pos);
 sb_status sb_cpu_set_batch(sb_backend *b, const sb_batch *batch, sb_error *err);
 void sb_cpu_kv_store(sb_backend *b, int layer, const sb_tensor *k, const sb_tensor *v, int n);
 void sb_cpu_attention(sb_backend *b, int layer, const sb_tensor *q, int n_heads, float scale, sb_tensor *out, int n);
+bool sb_cpu_attention_rope(sb_backend *b, int layer, sb_tensor *q, sb_tensor *k, const sb_tensor *v, int n_heads,
+                          const sb_rope_params *p, float scale, sb_tensor *out, int n);
 
 void sb_cpu_get_rows(sb_backend *b, const sb_tensor *table, sb_tensor *out);
 void sb_cpu_gather_outputs(sb_backend *b, const sb_tensor *x, sb_tensor *out);

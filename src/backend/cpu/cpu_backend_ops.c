@@ -233,81 +233,91 @@ static float yarn_corr_dim(int n_dims, int n_ctx_orig, float n_rot, float base) 
     return (float)n_dims * logf((float)n_ctx_orig / (n_rot * 2.0f * (float)M_PI)) / (2.0f * logf(base));
 }
 
-typedef struct rope_job {
-    cpu_backend *cb;
-    float *x;
-    int n, n_heads, head_dim, row;
-    const sb_rope_params *p;
-    const float *ff;
-    float theta_scale, corr[2];
-} rope_job;
+/* Makes the per-call constants of rope: false if p's n_rot does not fit
+ * head_dim (the model validates n_rot at load). */
+bool sb_cpu_rope_plan_init(cpu_rope_plan *rp, const sb_rope_params *p, int head_dim) {
+    if (p->n_rot <= 0 || p->n_rot > head_dim || p->n_rot > SB_CPU_MAX_ROT || (p->n_rot & 1))
+        return false;
+    *rp = (cpu_rope_plan){.p = p, .ff = p->freq_factors ? sb_cpu_f32(p->freq_factors) : NULL};
+    rp->theta_scale = powf(p->freq_base, -2.0f / (float)p->n_rot);
+    if (p->ext_factor != 0.0f) {
+        const float start = floorf(yarn_corr_dim(p->n_rot, p->n_ctx_orig, p->beta_fast, p->freq_base));
+        const float end = ceilf(yarn_corr_dim(p->n_rot, p->n_ctx_orig, p->beta_slow, p->freq_base));
+        rp->corr[0] = fmaxf(0.0f, start);
+        rp->corr[1] = fminf((float)(p->n_rot - 1), end);
+    }
+    return true;
+}
 
 /* Fills cs[i0], cs[i0+1] with cos, sin of pair i0/2 at position pos, as
  * ggml_rope_cache_init does. */
-static void rope_table(const rope_job *j, int32_t pos, float *cs) {
-    const sb_rope_params *p = j->p;
+void sb_cpu_rope_table(const cpu_rope_plan *rp, int32_t pos, float *cs) {
+    const sb_rope_params *p = rp->p;
     float theta = (float)pos;
     for (int i0 = 0; i0 < p->n_rot; i0 += 2) {
-        const float ff = j->ff ? j->ff[i0 / 2] : 1.0f;
+        const float ff = rp->ff ? rp->ff[i0 / 2] : 1.0f;
         const float theta_extrap = theta / ff;
         const float theta_interp = p->freq_scale * theta_extrap;
         float t = theta_interp, mscale = p->attn_factor;
         if (p->ext_factor != 0.0f) {
-            const float mix = yarn_ramp(j->corr[0], j->corr[1], i0) * p->ext_factor;
+            const float mix = yarn_ramp(rp->corr[0], rp->corr[1], i0) * p->ext_factor;
             t = theta_interp * (1 - mix) + theta_extrap * mix;
             mscale *= 1.0f + 0.1f * logf(1.0f / p->freq_scale);
         }
         cs[i0] = cosf(t) * mscale;
         cs[i0 + 1] = sinf(t) * mscale;
-        theta *= j->theta_scale;
+        theta *= rp->theta_scale;
     }
 }
+
+/* Rotates n_heads consecutive heads of head_dim values at x by the table cs. */
+void sb_cpu_rope_heads(const cpu_rope_plan *rp, const float *cs, float *x, int n_heads, int head_dim) {
+    const int n_rot = rp->p->n_rot, half = n_rot / 2;
+    for (int h = 0; h < n_heads; h++) {
+        float *v = x + (size_t)h * head_dim;
+        if (rp->p->mode == SB_ROPE_NEOX) {
+            for (int k = 0; k < half; k++) {
+                const float c = cs[2 * k], s = cs[2 * k + 1];
+                const float x0 = v[k], x1 = v[k + half];
+                v[k] = x0 * c - x1 * s;
+                v[k + half] = x0 * s + x1 * c;
+            }
+        } else {
+            for (int k = 0; k < n_rot; k += 2) {
+                const float c = cs[k], s = cs[k + 1];
+                const float x0 = v[k], x1 = v[k + 1];
+                v[k] = x0 * c - x1 * s;
+                v[k + 1] = x0 * s + x1 * c;
+            }
+        }
+    }
+}
+
+typedef struct rope_job {
+    cpu_backend *cb;
+    cpu_rope_plan plan;
+    float *x;
+    int n, n_heads, head_dim, row;
+} rope_job;
 
 /* A thread's entries of rope: one cos/sin table per entry, applied to every head. */
 static void rope_part(void *ctx, int ith, int nth) {
     rope_job *j = ctx;
     float *cs = j->cb->rope_theta + (size_t)ith * SB_CPU_MAX_ROT;
-    const int n_rot = j->p->n_rot, half = n_rot / 2;
     long i0, i1;
     sb_split_range(j->n, ith, nth, 1, &i0, &i1);
     for (long i = i0; i < i1; i++) {
-        rope_table(j, j->cb->pos[i], cs);
-        for (int h = 0; h < j->n_heads; h++) {
-            float *v = j->x + (size_t)i * j->row + (size_t)h * j->head_dim;
-            if (j->p->mode == SB_ROPE_NEOX) {
-                for (int k = 0; k < half; k++) {
-                    const float c = cs[2 * k], s = cs[2 * k + 1];
-                    const float x0 = v[k], x1 = v[k + half];
-                    v[k] = x0 * c - x1 * s;
-                    v[k + half] = x0 * s + x1 * c;
-                }
-            } else {
-                for (int k = 0; k < n_rot; k += 2) {
-                    const float c = cs[k], s = cs[k + 1];
-                    const float x0 = v[k], x1 = v[k + 1];
-                    v[k] = x0 * c - x1 * s;
-                    v[k + 1] = x0 * s + x1 * c;
-                }
-            }
-        }
+        sb_cpu_rope_table(&j->plan, j->cb->pos[i], cs);
+        sb_cpu_rope_heads(&j->plan, cs, j->x + (size_t)i * j->row, j->n_heads, j->head_dim);
     }
 }
 
 /* rope op: in place over n entries; YaRN corrections as ggml computes them. */
 void sb_cpu_rope(sb_backend *b, sb_tensor *x, int n_heads, int head_dim, const sb_rope_params *p, int n) {
     cpu_backend *cb = cpu_of(b);
-    if (p->n_rot <= 0 || p->n_rot > head_dim || p->n_rot > SB_CPU_MAX_ROT || (p->n_rot & 1) || n > cb->n_tokens)
+    rope_job j = {.cb = cb, .x = x->data, .n = n, .n_heads = n_heads, .head_dim = head_dim, .row = (int)x->ne[0]};
+    if (n > cb->n_tokens || !sb_cpu_rope_plan_init(&j.plan, p, head_dim))
         return; /* the model validates n_rot at load */
-    rope_job j = {
-        .cb = cb, .x = x->data, .n = n, .n_heads = n_heads, .head_dim = head_dim, .row = (int)x->ne[0], .p = p};
-    j.ff = p->freq_factors ? sb_cpu_f32(p->freq_factors) : NULL;
-    j.theta_scale = powf(p->freq_base, -2.0f / (float)p->n_rot);
-    if (p->ext_factor != 0.0f) {
-        const float start = floorf(yarn_corr_dim(p->n_rot, p->n_ctx_orig, p->beta_fast, p->freq_base));
-        const float end = ceilf(yarn_corr_dim(p->n_rot, p->n_ctx_orig, p->beta_slow, p->freq_base));
-        j.corr[0] = fmaxf(0.0f, start);
-        j.corr[1] = fminf((float)(p->n_rot - 1), end);
-    }
     sb_cpu_run(cb, rope_part, &j, (long)n * n_heads * p->n_rot * 4);
 }
 

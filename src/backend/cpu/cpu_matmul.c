@@ -63,6 +63,14 @@ static void advise_huge(void *p, size_t n) {
 #endif
 }
 
+void *sb_cpu_alloc_huge(size_t bytes) {
+    const size_t huge = (size_t)2 << 20;
+    void *p = sb_aligned_alloc(bytes >= huge ? huge : 64, bytes);
+    if (p)
+        advise_huge(p, bytes);
+    return p;
+}
+
 sb_status sb_cpu_arena_init(sb_cpu_arena *a, size_t bytes, sb_error *err) {
     const size_t huge = (size_t)2 << 20;
     memset(a, 0, sizeof *a);

@@ -53,6 +53,13 @@ typedef struct sb_cpu_arena {
     size_t size, used;
 } sb_cpu_arena;
 
+/* Allocates `bytes` for a large buffer that is read cold and scattered (the
+ * KV pool): from 2 MiB up it starts on a 2 MiB boundary and asks for huge
+ * pages, since a TLB miss per 4 KiB page doubled the time of attention's
+ * cold reads. Not touched here. NULL when out of memory; the caller frees it
+ * with sb_aligned_free. */
+void *sb_cpu_alloc_huge(size_t bytes);
+
 /* Reserves `bytes` (rounded up to 2 MiB) for an arena, asking for huge
  * pages. Errors: out of memory. Freed with sb_cpu_arena_free. */
 sb_status sb_cpu_arena_init(sb_cpu_arena *a, size_t bytes, sb_error *err);
