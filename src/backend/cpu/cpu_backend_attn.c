@@ -121,24 +121,38 @@ static long attn_work(const cpu_backend *cb, int n, int n_heads) {
     return work * (long)n_heads * (cb->kv.head_dim_k + cb->kv.head_dim_v) / 4;
 }
 
-/* attention op (sb_backend.h): resets the work counter and runs attn_part where the work pays for threads. */
+/* Checks an attention call against the pool and the batch and fills the
+ * job's common part; false (nothing to run) on a call that cannot be right
+ * (the model checks its head counts at load). */
+static bool attn_job_init(attn_job *j, cpu_backend *cb, int layer, const sb_tensor *q, int n_heads, float scale,
+                          sb_tensor *out, int n) {
+    if (!cb->kv_ready || layer < 0 || layer >= cb->kv.n_layers || n < 1 || n > cb->n_tokens ||
+        n_heads < cb->kv.n_kv_heads || n_heads % cb->kv.n_kv_heads != 0)
+        return false;
+    *j = (attn_job){.cb = cb,
+                    .layer = layer,
+                    .n = n,
+                    .n_heads = n_heads,
+                    .group = n_heads / cb->kv.n_kv_heads,
+                    .scale = scale,
+                    .q = q->data,
+                    .out = out->data,
+                    .q_row = (size_t)q->ne[0],
+                    .out_row = (size_t)out->ne[0]};
+    return true;
+}
+
+/* Resets the work counter and runs attn_part where the work pays for threads. */
+static void attn_run(attn_job *j) {
+    atomic_store(&j->cb->att_next, 0);
+    sb_cpu_run(j->cb, attn_part, j, attn_work(j->cb, j->n, j->n_heads));
+}
+
+/* attention op (sb_backend.h). */
 void sb_cpu_attention(sb_backend *b, int layer, const sb_tensor *q, int n_heads, float scale, sb_tensor *out, int n) {
-    cpu_backend *cb = cpu_of(b);
-    if (!cb->kv_ready || layer < 0 || layer >= cb->kv.n_layers || n > cb->n_tokens || n_heads < cb->kv.n_kv_heads ||
-        n_heads % cb->kv.n_kv_heads != 0)
-        return; /* the model checks its head counts at load */
-    attn_job j = {.cb = cb,
-                  .layer = layer,
-                  .n = n,
-                  .n_heads = n_heads,
-                  .group = n_heads / cb->kv.n_kv_heads,
-                  .scale = scale,
-                  .q = q->data,
-                  .out = out->data,
-                  .q_row = (size_t)q->ne[0],
-                  .out_row = (size_t)out->ne[0]};
-    atomic_store(&cb->att_next, 0);
-    sb_cpu_run(cb, attn_part, &j, attn_work(cb, n, n_heads));
+    attn_job j;
+    if (attn_job_init(&j, cpu_of(b), layer, q, n_heads, scale, out, n))
+        attn_run(&j);
 }
 
 /* True when no two of the batch's n entries are in the same sequence (then
@@ -163,27 +177,16 @@ bool sb_cpu_attention_rope(sb_backend *b, int layer, sb_tensor *q, sb_tensor *k,
                           const sb_rope_params *p, float scale, sb_tensor *out, int n) {
     cpu_backend *cb = cpu_of(b);
     cpu_rope_plan plan;
-    if (!cb->kv_ready || layer < 0 || layer >= cb->kv.n_layers || n < 1 || n > cb->n_tokens ||
-        n_heads < cb->kv.n_kv_heads || n_heads % cb->kv.n_kv_heads != 0 ||
+    attn_job j;
+    if (!attn_job_init(&j, cb, layer, q, n_heads, scale, out, n) ||
         !sb_cpu_rope_plan_init(&plan, p, cb->kv.head_dim_k) || !entries_in_distinct_seqs(cb, n))
         return false;
-    attn_job j = {.cb = cb,
-                  .layer = layer,
-                  .n = n,
-                  .n_heads = n_heads,
-                  .group = n_heads / cb->kv.n_kv_heads,
-                  .scale = scale,
-                  .q = q->data,
-                  .out = out->data,
-                  .q_row = (size_t)q->ne[0],
-                  .out_row = (size_t)out->ne[0],
-                  .rope = &plan,
-                  .q_rot = q->data,
-                  .k = k->data,
-                  .v = v->data,
-                  .k_row = (size_t)k->ne[0],
-                  .v_row = (size_t)v->ne[0]};
-    atomic_store(&cb->att_next, 0);
-    sb_cpu_run(cb, attn_part, &j, attn_work(cb, n, n_heads));
+    j.rope = &plan;
+    j.q_rot = q->data;
+    j.k = k->data;
+    j.v = v->data;
+    j.k_row = (size_t)k->ne[0];
+    j.v_row = (size_t)v->ne[0];
+    attn_run(&j);
     return true;
 }
