@@ -138,6 +138,21 @@ void sb_cpu_matmul_op(sb_backend *b, const sb_tensor *w, const sb_tensor *x, con
     add_bias(cb, bias, y, n);
 }
 
+/* The kernels' weights and the output rows of a call of nw (1..SB_MM_MULTI_MAX) weights. */
+static void call_weights(const sb_tensor *const *ws, sb_tensor *const *ys, int nw, const sb_cpu_weight **mw,
+                         float **y) {
+    for (int i = 0; i < nw; i++) {
+        mw[i] = &((const cpu_weight *)ws[i]->impl)->mm;
+        y[i] = ys[i]->data;
+    }
+}
+
+/* ys[i] += biases[i] for the weights of a call (biases, or any of them, may be NULL). */
+static void add_biases(cpu_backend *cb, const sb_tensor *const *biases, sb_tensor *const *ys, int nw, int n) {
+    for (int i = 0; biases && i < nw; i++)
+        add_bias(cb, biases[i], ys[i], n);
+}
+
 /* matmul_multi op: one sb_cpu_matmul_multi call (the activations quantized
  * once, the rows of all weights split over the threads together), then the
  * biases. */
@@ -148,17 +163,13 @@ void sb_cpu_matmul_multi_op(sb_backend *b, const sb_tensor *const *ws, int nw, c
     float *y[SB_MM_MULTI_MAX] = {NULL};
     if (nw < 1 || nw > SB_MM_MULTI_MAX)
         return;
-    for (int i = 0; i < nw; i++) {
-        mw[i] = &((const cpu_weight *)ws[i]->impl)->mm;
-        y[i] = ys[i]->data;
-    }
+    call_weights(ws, ys, nw, mw, y);
     if (sb_cpu_matmul_multi_scratch_size(mw, nw, n) <= cb->mm_scratch_bytes)
         sb_cpu_matmul_multi(cb->pool, mw, nw, x->data, n, y, false, cb->mm_scratch);
     else /* activation formats that do not share a buffer (mixed types): one call each */
         for (int i = 0; i < nw; i++)
             sb_cpu_matmul(cb->pool, mw[i], x->data, n, y[i], false, cb->mm_scratch);
-    for (int i = 0; biases && i < nw; i++)
-        add_bias(cb, biases[i], ys[i], n);
+    add_biases(cb, biases, ys, nw, n);
 }
 
 /* ---- fused projections ------------------------------------------------ */
@@ -201,10 +212,7 @@ bool sb_cpu_matmul_pre_op(sb_backend *b, const sb_matmul_pre *pre, const sb_tens
         return false;
     const sb_cpu_weight *mw[SB_MM_MULTI_MAX];
     float *y[SB_MM_MULTI_MAX];
-    for (int i = 0; i < nw; i++) {
-        mw[i] = &((const cpu_weight *)ws[i]->impl)->mm;
-        y[i] = ys[i]->data;
-    }
+    call_weights(ws, ys, nw, mw, y);
     const bool whole_row = pre->kind != SB_PRE_RMSNORM || pre->norm->ne[0] == x->ne[0];
     if (!whole_row || !sb_cpu_matmul_pre_fuses(mw, nw, n) ||
         sb_cpu_matmul_multi_scratch_size(mw, nw, n) > cb->mm_scratch_bytes)
@@ -214,8 +222,7 @@ bool sb_cpu_matmul_pre_op(sb_backend *b, const sb_matmul_pre *pre, const sb_tens
     const sb_mm_pre mp = pre->kind == SB_PRE_RMSNORM ? (sb_mm_pre){norm_prepare, norm_apply, &pc}
                                                      : (sb_mm_pre){swiglu_prepare, swiglu_apply, &pc};
     sb_cpu_matmul_multi_pre(cb->pool, mw, nw, &mp, x->data, n, y, accumulate, cb->mm_scratch);
-    for (int i = 0; biases && i < nw; i++)
-        add_bias(cb, biases[i], ys[i], n);
+    add_biases(cb, biases, ys, nw, n);
     return true;
 }
 
