@@ -979,6 +979,15 @@ static void test_vector_loops(void) {
     for (int i = 0; i < 300; i++)
         sd = fmaxf(sd, fabsf(y1[i] - y2[i]) / fmaxf(1.0f, fabsf(y1[i])));
     SB_CHECKF(sd < 1e-6f, "silu_mul %g", sd);
+    if (f->avx512f && f->avx512bw && f->avx512vl && f->avx512dq) /* the AVX-512 silu_mul: the same bits */
+        for (long n = 0; n <= 300; n += n < 40 ? 1 : 13) {
+            static float y3[300], y4[300];
+            memset(y3, 0, sizeof y3);
+            memset(y4, 0, sizeof y4);
+            v->silu_mul(y3, g, u, n);
+            sb_cpu_silu_mul_avx512(y4, g, u, n);
+            SB_CHECKF(memcmp(y3, y4, sizeof y3) == 0, "silu_mul avx512 n=%ld", n);
+        }
     s->to_f16(h1, k, ROWS * MAXD);
     v->to_f16(h2, k, ROWS * MAXD);
     SB_CHECK(memcmp(h1, h2, sizeof h1) == 0); /* both round to nearest even */

@@ -418,6 +418,7 @@ sb_status sb_cpu_backend_create(const sb_cpu_backend_opts *opts, sb_backend **ou
         cb->vec.wsum_heads_f32 = sb_cpu_wsum_heads_f32_avx512;
         cb->vec.wsum_heads_f16 = sb_cpu_wsum_heads_f16_avx512;
         cb->vec.exp_sum = sb_cpu_exp_sum_avx512;
+        cb->vec.silu_mul = sb_cpu_silu_mul_avx512;
     }
 #endif
     *out = &cb->base;

@@ -104,6 +104,7 @@ extern const cpu_vec_fns sb_cpu_vec_scalar;
 extern const cpu_vec_fns sb_cpu_vec_avx2; /* needs AVX2, FMA, F16C */
 /* AVX-512 loops, installed over the AVX2 table (needs SB_ISA_AVX512). */
 double sb_cpu_exp_sum_avx512(float *s, int n, float mx);
+void sb_cpu_silu_mul_avx512(float *y, const float *g, const float *u, long n);
 void sb_cpu_scores_heads_f32_avx512(const float *q, int nh, const float *kt, int ldk, int n, int d, float scale,
                                     float *out, size_t os);
 void sb_cpu_scores_heads_f16_avx512(const float *q, int nh, const uint16_t *kt, int ldk, int n, int d, float scale,

@@ -285,3 +285,24 @@ double sb_cpu_exp_sum_avx512(float *s, int n, float mx) {
     }
     return sum;
 }
+
+/* silu_mul of the AVX2 table, sixteen at a time (the same bits: exp16 is
+ * exp8 lane for lane, and the division is exact). The SwiGLU before the
+ * down projection runs on every thread of the call before its weights
+ * stream (matmul_pre), so its 3.5 us per 5632-wide row with eight lanes
+ * were time the memory sat idle. */
+void sb_cpu_silu_mul_avx512(float *y, const float *g, const float *u, long n) {
+    const __m512 one = _mm512_set1_ps(1.0f);
+    long i = 0;
+    for (; i + 8 <= n; i += 16) {
+        const __mmask16 m = i + 16 <= n ? (__mmask16)0xFFFF : (__mmask16)0xFF; /* the AVX2 loop's last 8 */
+        const __m512 x = _mm512_maskz_loadu_ps(m, g + i);
+        const __m512 e = exp16(_mm512_sub_ps(_mm512_setzero_ps(), x));
+        const __m512 r = _mm512_mul_ps(_mm512_div_ps(x, _mm512_add_ps(one, e)), _mm512_maskz_loadu_ps(m, u + i));
+        _mm512_mask_storeu_ps(y + i, m, r);
+    }
+    if (i > n) /* the masked step above covered 8 */
+        i -= 8;
+    for (; i < n; i++) /* the AVX2 loop's libm tail */
+        y[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
+}
