@@ -6,8 +6,8 @@
  * and GGUF layout, 1 and 2 threads, accumulate on and off, realistic and
  * arbitrary-byte weights, extreme activations. Also: activation quantizers
  * bit-exact against the reference, repack round trip, weight_init errors
- * and allocation failure, and the types converted at load (Q4_1, Q5_0,
- * Q5_1).
+ * and allocation failure, the types converted at load (Q4_1, Q5_0,
+ * Q5_1), and an oversubscribed pool whose threads split each other's ranges.
  */
 #include "mm_test_util.h"
 #include "sb_test.h"
@@ -621,6 +621,67 @@ static void test_isa_selection(void) {
             g_detected.dotprod ? " dotprod" : "", g_detected.i8mm ? " i8mm" : "");
 }
 
+/* More threads than this 2-core machine has, so workers are descheduled
+ * mid-call and ranges are split by thieves in every order: decode calls of
+ * one and two tokens (large pieces, halves stolen), a fused call of three
+ * weights and a prefill call must each give the bits of one thread, with
+ * accumulate catching a unit done twice and NaN-filled outputs one never
+ * done. */
+static void test_oversubscribed_steals(void) {
+    sb_threadpool *pool7 = NULL;
+    SB_CHECK(sb_threadpool_create(7, &pool7, NULL) == SB_OK);
+    sb_rng rng;
+    sb_rng_seed(&rng, 77);
+    const uint32_t types[3] = {SB_TYPE_Q4_0, SB_TYPE_Q8_0, SB_TYPE_Q4_K};
+    const int64_t rows[3] = {16 * 233 + 5, 16 * 31, 16 * 17 + 9}, cols = 512, n_max = 5;
+    sb_cpu_weight w[3];
+    const sb_cpu_weight *wp[3];
+    uint8_t *wb[3];
+    float *y1[3], *y7[3];
+    for (int i = 0; i < 3; i++) {
+        wb[i] = mt_make_weight(&rng, types[i], rows[i], cols, 0);
+        SB_CHECK(sb_cpu_weight_init(&w[i], types[i], rows[i], cols, wb[i], true, NULL) == SB_OK);
+        wp[i] = &w[i];
+        y1[i] = sb_malloc((size_t)(n_max * rows[i]) * sizeof(float));
+        y7[i] = sb_malloc((size_t)(n_max * rows[i]) * sizeof(float));
+    }
+    float *x = sb_malloc((size_t)(n_max * cols) * sizeof(float));
+    mt_fill_normal(&rng, x, n_max * cols, 1.0f);
+    size_t ss = 0;
+    for (int64_t n = 1; n <= n_max; n++) {
+        const size_t s1 = sb_cpu_matmul_multi_scratch_size(wp, 3, n), s2 = sb_cpu_matmul_scratch_size(wp[0], n);
+        ss = s1 > ss ? s1 : ss;
+        ss = s2 > ss ? s2 : ss;
+    }
+    void *scratch = sb_aligned_alloc(64, ss);
+    int bad = 0;
+    const int64_t ns[3] = {1, 2, 5};
+    for (int rep = 0; rep < 60; rep++) {
+        const int64_t n = ns[rep % 3];
+        const bool multi = rep % 2 == 1, acc = rep % 4 < 2;
+        const int nw = multi ? 3 : 1;
+        for (int i = 0; i < nw; i++)
+            for (int64_t e = 0; e < n * rows[i]; e++) {
+                y1[i][e] = acc ? (float)(e % 7) : NAN;
+                y7[i][e] = acc ? (float)(e % 7) : NAN;
+            }
+        sb_cpu_matmul_multi(NULL, wp, nw, x, n, y1, acc, scratch);
+        sb_cpu_matmul_multi(pool7, wp, nw, x, n, y7, acc, scratch);
+        for (int i = 0; i < nw; i++)
+            bad += memcmp(y1[i], y7[i], (size_t)(n * rows[i]) * sizeof(float)) != 0;
+    }
+    SB_CHECKF(bad == 0, "7 threads on 2 cores vs 1 thread: %d outputs differ", bad);
+    sb_aligned_free(scratch);
+    sb_free(x);
+    for (int i = 0; i < 3; i++) {
+        sb_cpu_weight_free(&w[i]);
+        sb_free(wb[i]);
+        sb_free(y1[i]);
+        sb_free(y7[i]);
+    }
+    sb_threadpool_free(pool7);
+}
+
 int main(void) {
     g_detected = *sb_cpu_features_get();
     if (sb_threadpool_create(2, &g_pool2, NULL) != SB_OK)
@@ -631,6 +692,7 @@ int main(void) {
     SB_RUN(test_act_quant_exact);
     SB_RUN(test_multi);
     SB_RUN(test_multi_shared_format);
+    SB_RUN(test_oversubscribed_steals);
     SB_RUN(test_dense_copy);
     SB_RUN(test_converted_types);
     SB_RUN(test_kernels_vs_reference);
