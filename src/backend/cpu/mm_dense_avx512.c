@@ -222,19 +222,68 @@ SB_INLINE void tile_nt(const sb_mm_dense *d, int kind, bool dp, int64_t r0, cons
  * Zen 4 core with F16 x and 47.7 with F32 x, and in the fast memory regime
  * each of two threads must stream ~30. TinyLlama F16 decode, two threads,
  * paired with a read: F16 x on every call 80-83% of the read, F32 x up to
- * 4096 columns 88-89% (the slow regime unchanged, 96-98%). The AVX2 set
- * keeps F16 x on every row: there F32 x measured 4-5% worse in the slow
- * regime (two 32-byte x loads per weight load). */
+ * 4096 columns 88-89% (the slow regime unchanged, 96-98%). So rows1_f16
+ * keeps x's first columns F32 as far as XSPLIT_L1_BYTES allows (F32 part,
+ * F16 part and one row): 5632 columns read 2048 of them as F32, 256 rows
+ * (2.9 MB) at 33.5 GB/s on one core against 28 with all of x in F16, the
+ * same bits; TinyLlama F16 decode, the two alternating token by token:
+ * slow regime +1.0 to +3.0 points in four runs, fast regime within the
+ * noise (-0.2, +0.3, +1.5). A 28 KB budget (3072 F32 columns, 36 GB/s in
+ * cache) lost 4 points in the fast regime. The AVX2 set keeps F16 x on
+ * every row: there F32 x measured 4-5% worse in the slow regime (two
+ * 32-byte x loads per weight load). */
 #define XF32_MAX 4096
 #define XH_MAX 16384
+#define XSPLIT_L1_BYTES 26624
+
+/* One F16 row x one token whose activation is read as F32 for columns
+ * [0, p) (p a multiple of 64) and from the F16 copy xh beyond: the same
+ * products, summed in the same order, as row1 over either form. */
+SB_INLINE void row1_split(const sb_mm_dense *d, const float *xf, const uint16_t *xh, int64_t p, int64_t r) {
+    const uint8_t *w = d->w + (size_t)r * d->w_stride;
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    int64_t c = 0;
+    for (; c + 64 <= p; c += 64) {
+        __m512 w0, w1, w2, w3;
+        ld32(1, w, c, &w0, &w1);
+        ld32(1, w, c + 32, &w2, &w3);
+        a0 = _mm512_fmadd_ps(w0, _mm512_loadu_ps(xf + c), a0);
+        a1 = _mm512_fmadd_ps(w1, _mm512_loadu_ps(xf + c + 16), a1);
+        a2 = _mm512_fmadd_ps(w2, _mm512_loadu_ps(xf + c + 32), a2);
+        a3 = _mm512_fmadd_ps(w3, _mm512_loadu_ps(xf + c + 48), a3);
+    }
+    for (; c + 64 <= d->cols; c += 64) {
+        __m512 w0, w1, w2, w3, x0, x1, x2, x3;
+        ld32(1, w, c, &w0, &w1);
+        ld32(1, w, c + 32, &w2, &w3);
+        ld32(1, (const uint8_t *)xh, c, &x0, &x1);
+        ld32(1, (const uint8_t *)xh, c + 32, &x2, &x3);
+        a0 = _mm512_fmadd_ps(w0, x0, a0);
+        a1 = _mm512_fmadd_ps(w1, x1, a1);
+        a2 = _mm512_fmadd_ps(w2, x2, a2);
+        a3 = _mm512_fmadd_ps(w3, x3, a3);
+    }
+    for (; c < d->cols; c += 16) {
+        const __mmask16 k = d->cols - c >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (d->cols - c)) - 1);
+        a0 = _mm512_fmadd_ps(ld16(1, w, c, true, k), ld16(1, (const uint8_t *)xh, c, true, k), a0);
+    }
+    put(d, 0, r, _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3))));
+}
 
 /* One token x F16 rows of more than XF32_MAX columns. The activation
  * arrives as F16-rounded F32 values; narrowed back to F16 bits (exactly)
- * it takes half the L1 room. row1 then reads the copy. */
+ * it takes half the L1 room. The first p columns (what XSPLIT_L1_BYTES
+ * leaves room for, whole 64-column steps) are read as F32, the rest from
+ * the copy. */
 SB_INLINE void rows1_f16(const sb_mm_dense *d) {
     uint16_t xh[XH_MAX] __attribute__((aligned(64)));
     const float *xf = (const float *)d->x;
-    int64_t c = 0;
+    /* 4p + 2(cols - p) bytes of x and 2 cols of a row */
+    const int64_t room = (int64_t)XSPLIT_L1_BYTES - 4 * d->cols;
+    int64_t p = room > 0 ? room / 2 / 64 * 64 : 0;
+    if (p > d->cols / 64 * 64)
+        p = d->cols / 64 * 64;
+    int64_t c = p;
     for (; c + 16 <= d->cols; c += 16)
         _mm256_store_si256((__m256i *)(xh + c), _mm512_cvtps_ph(_mm512_loadu_ps(xf + c), _MM_FROUND_TO_NEAREST_INT));
     if (c < d->cols) {
@@ -242,7 +291,7 @@ SB_INLINE void rows1_f16(const sb_mm_dense *d) {
         _mm256_mask_storeu_epi16(xh + c, k, _mm512_cvtps_ph(_mm512_maskz_loadu_ps(k, xf + c), _MM_FROUND_TO_NEAREST_INT));
     }
     for (int64_t r = 0; r < d->rows; r++)
-        row1(d, 1, false, (const uint8_t *)xh, 1, r);
+        row1_split(d, xf, xh, p, r);
 }
 
 /* Walks the rows x tokens of a dense call in micro-tiles. */
