@@ -116,6 +116,33 @@ SB_INLINE void micro(const sb_mm_dense *d, int wkind, int xkind, int64_t r0, con
             put(d, t0 + j, r0 + i, _mm512_reduce_add_ps(j == 0 ? _mm512_add_ps(acc[i][0], acc2[i]) : acc[i][j]));
 }
 
+/* Products of row w and x (xkind as ld32) over whole 64-column steps from
+ * column c while they fit before end, into four accumulators (for the FMA
+ * latency); returns the column where it stopped. */
+SB_INLINE int64_t row_steps(int kind, const uint8_t *w, const uint8_t *x, int xkind, int64_t c, int64_t end, __m512 *a0,
+                            __m512 *a1, __m512 *a2, __m512 *a3) {
+    for (; c + 64 <= end; c += 64) {
+        __m512 w0, w1, w2, w3, x0, x1, x2, x3;
+        ld32(kind, w, c, &w0, &w1);
+        ld32(kind, w, c + 32, &w2, &w3);
+        ld32(xkind, x, c, &x0, &x1);
+        ld32(xkind, x, c + 32, &x2, &x3);
+        *a0 = _mm512_fmadd_ps(w0, x0, *a0);
+        *a1 = _mm512_fmadd_ps(w1, x1, *a1);
+        *a2 = _mm512_fmadd_ps(w2, x2, *a2);
+        *a3 = _mm512_fmadd_ps(w3, x3, *a3);
+    }
+    return c;
+}
+
+/* The rest of a row from column c, 16 columns (masked) at a time, into a0. */
+SB_INLINE void row_tail(int kind, const uint8_t *w, const uint8_t *x, int xkind, int64_t c, int64_t cols, __m512 *a0) {
+    for (; c < cols; c += 16) {
+        const __mmask16 k = cols - c >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (cols - c)) - 1);
+        *a0 = _mm512_fmadd_ps(ld16(kind, w, c, true, k), ld16(xkind, x, c, true, k), *a0);
+    }
+}
+
 /* One row x one token (decode): a thread's rows are read as one sequential
  * stream, with four accumulators for the FMA latency. x is the activation
  * row in xkind (as ld16; d->x, or rows1_f16's F16 copy). dp: BF16 x BF16
@@ -137,21 +164,8 @@ SB_INLINE void row1(const sb_mm_dense *d, int kind, bool dp, const uint8_t *x, i
                                   (__m512bh)_mm512_maskz_loadu_epi16(k, xh + c));
         }
     } else {
-        for (; c + 64 <= d->cols; c += 64) {
-            __m512 w0, w1, w2, w3, x0, x1, x2, x3;
-            ld32(kind, w, c, &w0, &w1);
-            ld32(kind, w, c + 32, &w2, &w3);
-            ld32(xkind, x, c, &x0, &x1);
-            ld32(xkind, x, c + 32, &x2, &x3);
-            a0 = _mm512_fmadd_ps(w0, x0, a0);
-            a1 = _mm512_fmadd_ps(w1, x1, a1);
-            a2 = _mm512_fmadd_ps(w2, x2, a2);
-            a3 = _mm512_fmadd_ps(w3, x3, a3);
-        }
-        for (; c < d->cols; c += 16) {
-            const __mmask16 k = d->cols - c >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (d->cols - c)) - 1);
-            a0 = _mm512_fmadd_ps(ld16(kind, w, c, true, k), ld16(xkind, x, c, true, k), a0);
-        }
+        c = row_steps(kind, w, x, xkind, 0, d->cols, &a0, &a1, &a2, &a3);
+        row_tail(kind, w, x, xkind, c, d->cols, &a0);
     }
     put(d, 0, r, _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3))));
 }
@@ -242,31 +256,9 @@ SB_INLINE void tile_nt(const sb_mm_dense *d, int kind, bool dp, int64_t r0, cons
 SB_INLINE void row1_split(const sb_mm_dense *d, const float *xf, const uint16_t *xh, int64_t p, int64_t r) {
     const uint8_t *w = d->w + (size_t)r * d->w_stride;
     __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-    int64_t c = 0;
-    for (; c + 64 <= p; c += 64) {
-        __m512 w0, w1, w2, w3;
-        ld32(1, w, c, &w0, &w1);
-        ld32(1, w, c + 32, &w2, &w3);
-        a0 = _mm512_fmadd_ps(w0, _mm512_loadu_ps(xf + c), a0);
-        a1 = _mm512_fmadd_ps(w1, _mm512_loadu_ps(xf + c + 16), a1);
-        a2 = _mm512_fmadd_ps(w2, _mm512_loadu_ps(xf + c + 32), a2);
-        a3 = _mm512_fmadd_ps(w3, _mm512_loadu_ps(xf + c + 48), a3);
-    }
-    for (; c + 64 <= d->cols; c += 64) {
-        __m512 w0, w1, w2, w3, x0, x1, x2, x3;
-        ld32(1, w, c, &w0, &w1);
-        ld32(1, w, c + 32, &w2, &w3);
-        ld32(1, (const uint8_t *)xh, c, &x0, &x1);
-        ld32(1, (const uint8_t *)xh, c + 32, &x2, &x3);
-        a0 = _mm512_fmadd_ps(w0, x0, a0);
-        a1 = _mm512_fmadd_ps(w1, x1, a1);
-        a2 = _mm512_fmadd_ps(w2, x2, a2);
-        a3 = _mm512_fmadd_ps(w3, x3, a3);
-    }
-    for (; c < d->cols; c += 16) {
-        const __mmask16 k = d->cols - c >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (d->cols - c)) - 1);
-        a0 = _mm512_fmadd_ps(ld16(1, w, c, true, k), ld16(1, (const uint8_t *)xh, c, true, k), a0);
-    }
+    int64_t c = row_steps(1, w, (const uint8_t *)xf, 0, 0, p, &a0, &a1, &a2, &a3);
+    c = row_steps(1, w, (const uint8_t *)xh, 1, c, d->cols, &a0, &a1, &a2, &a3);
+    row_tail(1, w, (const uint8_t *)xh, 1, c, d->cols, &a0);
     put(d, 0, r, _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3))));
 }
 
