@@ -10,6 +10,7 @@
  * batches the op refuses (two entries of one sequence), which must leave
  * every buffer as it was.
  */
+#include "backend_test_util.h"
 #include "cpu_backend_internal.h"
 #include "sb_cpu_backend.h"
 #include "sb_rng.h"
@@ -44,11 +45,7 @@ static sb_backend *make_backend(int threads, uint32_t kv_type) {
 
 /* An F32 activation [rows][width] holding a copy of values. */
 static sb_tensor act(sb_backend *b, const char *name, int64_t width, int64_t rows, const float *values) {
-    sb_tensor t;
-    int64_t ne[2] = {width, rows};
-    sb_tensor_init(&t, name, SB_TYPE_F32, 2, ne);
-    sb_error err;
-    SB_CHECKF(sb_backend_alloc(b, &t, &err) == SB_OK, "%s", err.msg);
+    sb_tensor t = bt_act_f32(b, name, width, rows);
     memcpy(t.data, values, sizeof(float) * (size_t)(width * rows));
     return t;
 }

@@ -8,6 +8,7 @@
  * fuse (and which calls are left to the model), swiglu/add/scale, topk with penalties/bias/temperature,
  * batch validation, and the SIMD vector loops against the scalar ones.
  */
+#include "backend_test_util.h"
 #include "cpu_backend_internal.h"
 #include "sb_cpu_backend.h"
 #include "sb_half.h"
@@ -33,11 +34,7 @@ static sb_backend *make_backend(int threads) {
 
 /* An F32 activation [rows][width] filled with values (or random if NULL). */
 static sb_tensor act(sb_backend *b, const char *name, int64_t width, int64_t rows, const float *values) {
-    sb_tensor t;
-    int64_t ne[2] = {width, rows};
-    sb_tensor_init(&t, name, SB_TYPE_F32, 2, ne);
-    sb_error err;
-    SB_CHECKF(sb_backend_alloc(b, &t, &err) == SB_OK, "%s", err.msg);
+    sb_tensor t = bt_act_f32(b, name, width, rows);
     float *p = t.data;
     for (int64_t i = 0; i < width * rows; i++)
         p[i] = values ? values[i] : frand();
