@@ -6,13 +6,14 @@
  */
 #include "cpu_membw.h"
 
+#include "cpu_matmul.h"
+
 #include "sb_alloc.h"
 #include "sb_time.h"
 
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 typedef uint64_t v2u64 __attribute__((vector_size(16)));
 
@@ -66,8 +67,8 @@ sb_status sb_cpu_bw_probe_create(sb_threadpool *pool, size_t bytes, sb_cpu_bw_pr
     bytes &= ~(size_t)255;
     sb_cpu_bw_probe *p = sb_calloc(1, sizeof *p);
     bw_ctx *c = sb_calloc(1, sizeof *c);
-    if (c)
-        c->buf = sb_aligned_alloc((size_t)2 << 20, bytes);
+    if (c) /* the same page size the repacked weights ask for (cpu_matmul.c) */
+        c->buf = sb_cpu_alloc_huge(bytes);
     if (!p || !c || !c->buf) {
         if (c)
             sb_aligned_free(c->buf);
@@ -76,10 +77,6 @@ sb_status sb_cpu_bw_probe_create(sb_threadpool *pool, size_t bytes, sb_cpu_bw_pr
         return sb_error_set(err, SB_ERR_NOMEM, "bandwidth probe: out of memory for %zu bytes", bytes);
     }
     c->bytes = bytes;
-#if defined(MADV_HUGEPAGE)
-    /* the same page size the repacked weights ask for (cpu_matmul.c) */
-    (void)madvise(c->buf, bytes & ~(((size_t)2 << 20) - 1), MADV_HUGEPAGE);
-#endif
     c->touch = 1;
     sb_threadpool_run(pool, bw_worker, c);
     c->touch = 0;

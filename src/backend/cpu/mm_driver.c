@@ -106,7 +106,8 @@ typedef struct mm_ctx {
 
 /* A ticket's range of units, [front, back) packed in one word (front in
  * the low 32 bits), alone on its cache line: the ticket's holder advances
- * front, others take from back, both by compare-and-swap. */
+ * front, a thief lowers back to take the upper half, both by
+ * compare-and-swap (see steal_half for the one plain store). */
 typedef struct mm_range {
     _Alignas(64) atomic_uint_fast64_t fb;
 } mm_range;
