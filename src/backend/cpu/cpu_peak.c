@@ -1,6 +1,7 @@
 /*
  * cpu_peak.c - the compute probe behind cpu_peak.h: thread orchestration
- * and the AVX2 / scalar loops (the AVX-512 ones are in cpu_peak_avx512.c).
+ * and the plain C loops (the SIMD ones are in cpu_peak_{avx2,avx512,neon,
+ * neon_base}.c).
  */
 #include "cpu_peak.h"
 
@@ -11,92 +12,61 @@
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <string.h>
 
-#if defined(__x86_64__)
-#include <immintrin.h>
-
-__attribute__((target("avx2,fma"))) static double fma_avx2(long iters) {
-    __m256 b = _mm256_set1_ps(0.999999f), c = _mm256_set1_ps(1e-7f);
-    __m256 a0 = _mm256_set1_ps(1.0f), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0, a8 = a0,
-           a9 = a0;
-    for (long i = 0; i < iters; i++) {
-        a0 = _mm256_fmadd_ps(a0, b, c);
-        a1 = _mm256_fmadd_ps(a1, b, c);
-        a2 = _mm256_fmadd_ps(a2, b, c);
-        a3 = _mm256_fmadd_ps(a3, b, c);
-        a4 = _mm256_fmadd_ps(a4, b, c);
-        a5 = _mm256_fmadd_ps(a5, b, c);
-        a6 = _mm256_fmadd_ps(a6, b, c);
-        a7 = _mm256_fmadd_ps(a7, b, c);
-        a8 = _mm256_fmadd_ps(a8, b, c);
-        a9 = _mm256_fmadd_ps(a9, b, c);
-    }
-    __m256 s = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)),
-                             _mm256_add_ps(_mm256_add_ps(a4, a5), _mm256_add_ps(a6, a7)));
-    s = _mm256_add_ps(s, _mm256_add_ps(a8, a9));
-    float out[8];
-    _mm256_storeu_ps(out, s);
-    volatile float sink = out[0];
-    (void)sink;
-    return (double)iters * 10.0 * 8.0 * 2.0;
-}
-
-/* int8 dot as the AVX2 kernels do it: maddubs (u8 x s8 -> s16 pairs) then
- * madd with ones (-> s32): 32 multiply-adds per pair of instructions. */
-__attribute__((target("avx2"))) static double dot_avx2(long iters) {
-    __m256i x = _mm256_set1_epi8(3), y = _mm256_set1_epi8(-2), one = _mm256_set1_epi16(1);
-    __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0;
-    for (long i = 0; i < iters; i++) {
-        a0 = _mm256_add_epi32(a0, _mm256_madd_epi16(_mm256_maddubs_epi16(x, y), one));
-        a1 = _mm256_add_epi32(a1, _mm256_madd_epi16(_mm256_maddubs_epi16(x, y), one));
-        a2 = _mm256_add_epi32(a2, _mm256_madd_epi16(_mm256_maddubs_epi16(x, y), one));
-        a3 = _mm256_add_epi32(a3, _mm256_madd_epi16(_mm256_maddubs_epi16(x, y), one));
-        a4 = _mm256_add_epi32(a4, _mm256_madd_epi16(_mm256_maddubs_epi16(x, y), one));
-        a5 = _mm256_add_epi32(a5, _mm256_madd_epi16(_mm256_maddubs_epi16(x, y), one));
-        x = _mm256_xor_si256(x, a0); /* keep the loads live */
-    }
-    __m256i s = _mm256_add_epi32(_mm256_add_epi32(a0, a1), _mm256_add_epi32(_mm256_add_epi32(a2, a3),
-                                                                            _mm256_add_epi32(a4, a5)));
-    int out[8];
-    _mm256_storeu_si256((__m256i *)out, s);
-    volatile int sink = out[0];
-    (void)sink;
-    return (double)iters * 6.0 * 32.0 * 2.0;
-}
-
-#endif
-
+/* Plain C: eight float chains from different starting values (without
+ * -ffast-math the compiler may not merge or reorder them). */
 static double fma_scalar(long iters) {
-    float a[8] = {1, 1, 1, 1, 1, 1, 1, 1};
-    for (long i = 0; i < iters; i++)
-        for (int k = 0; k < 8; k++)
-            a[k] = a[k] * 0.999999f + 1e-7f;
-    volatile float sink = a[0] + a[7];
+    float a0 = 1.000f, a1 = 1.001f, a2 = 1.002f, a3 = 1.003f, a4 = 1.004f, a5 = 1.005f, a6 = 1.006f, a7 = 1.007f;
+    const float b = 0.999999f, c = 1e-7f;
+    for (long i = 0; i < iters; i++) {
+        a0 = a0 * b + c, a1 = a1 * b + c, a2 = a2 * b + c, a3 = a3 * b + c;
+        a4 = a4 * b + c, a5 = a5 * b + c, a6 = a6 * b + c, a7 = a7 * b + c;
+    }
+    volatile float sink = a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7;
     (void)sink;
     return (double)iters * 8.0 * 2.0;
 }
 
+/* Plain C int8 multiply-adds: four chains whose operands an empty asm hides
+ * every iteration (otherwise the loop folds into one multiplication). */
 static double dot_scalar(long iters) {
-    int acc[8] = {0};
-    signed char x = 3, y = -2;
-    for (long i = 0; i < iters; i++)
-        for (int k = 0; k < 8; k++)
-            acc[k] += x * y + k;
-    volatile int sink = acc[0] + acc[7];
+    int32_t a0 = 0, a1 = 1, a2 = 2, a3 = 3, x0 = 3, x1 = 5, x2 = 7, x3 = 9;
+    const int32_t y = -2;
+    for (long i = 0; i < iters; i++) {
+        __asm__("" : "+r"(x0), "+r"(x1), "+r"(x2), "+r"(x3), "+r"(a0), "+r"(a1), "+r"(a2), "+r"(a3));
+        a0 += (int8_t)x0 * y, a1 += (int8_t)x1 * y, a2 += (int8_t)x2 * y, a3 += (int8_t)x3 * y;
+    }
+    volatile int32_t sink = a0 + a1 + a2 + a3;
     (void)sink;
-    return (double)iters * 8.0 * 2.0;
+    return (double)iters * 4.0 * 2.0;
 }
 
-typedef enum probe_isa { ISA_SCALAR, ISA_AVX2, ISA_AVX512 } probe_isa;
+/* The loops that match the kernels in use (sb_cpu_isa_active, which
+ * honours SOLEBOX_CPU_ISA): the FP32 loop of that ISA, and the int8 loop of
+ * the instructions its quantized kernels multiply with. */
+typedef enum probe_isa { ISA_SCALAR, ISA_AVX2, ISA_AVX512, ISA_AVX512_VNNI, ISA_NEON, ISA_NEON_DOT } probe_isa;
 
 static probe_isa pick_isa(void) {
     const sb_cpu_features *f = sb_cpu_features_get();
-    if (f->avx512f && f->avx512bw && f->avx512vnni)
-        return ISA_AVX512;
-    if (f->avx2 && f->fma)
-        return ISA_AVX2;
-    return ISA_SCALAR;
+    switch (sb_cpu_isa_active()) {
+    case SB_ISA_AVX512: return f->avx512vnni ? ISA_AVX512_VNNI : ISA_AVX512;
+    case SB_ISA_AVX2: return ISA_AVX2;
+    case SB_ISA_NEON: return f->dotprod ? ISA_NEON_DOT : ISA_NEON;
+    default: return ISA_SCALAR;
+    }
+}
+
+static const char *isa_label(probe_isa isa) {
+    switch (isa) {
+    case ISA_AVX512_VNNI: return "avx512-vnni";
+    case ISA_AVX512: return "avx512";
+    case ISA_AVX2: return "avx2-fma";
+    case ISA_NEON_DOT: return "neon-dotprod";
+    case ISA_NEON: return "neon";
+    default: return "scalar";
+    }
 }
 
 /* ---- threads ---- */
@@ -116,13 +86,18 @@ typedef struct probe_thread {
 } probe_thread;
 
 static double run_kernel(probe_isa isa, int kind, long iters) {
+    switch (isa) {
 #if defined(__x86_64__)
-    if (isa == ISA_AVX512)
-        return kind == 0 ? sb_peak_fma_avx512(iters) : sb_peak_dot_avx512(iters);
-    if (isa == ISA_AVX2)
-        return kind == 0 ? fma_avx2(iters) : dot_avx2(iters);
+    case ISA_AVX512_VNNI: return kind == 0 ? sb_peak_fma_avx512(iters) : sb_peak_dot_avx512(iters);
+    case ISA_AVX512: return kind == 0 ? sb_peak_fma_avx512(iters) : sb_peak_dot_avx2(iters);
+    case ISA_AVX2: return kind == 0 ? sb_peak_fma_avx2(iters) : sb_peak_dot_avx2(iters);
 #endif
-    return kind == 0 ? fma_scalar(iters) : dot_scalar(iters);
+#if defined(__aarch64__)
+    case ISA_NEON_DOT: return kind == 0 ? sb_peak_fma_neon(iters) : sb_peak_dot_neon_dot(iters);
+    case ISA_NEON: return kind == 0 ? sb_peak_fma_neon(iters) : sb_peak_dot_neon(iters);
+#endif
+    default: return kind == 0 ? fma_scalar(iters) : dot_scalar(iters);
+    }
 }
 
 static void *probe_main(void *arg) {
@@ -181,7 +156,7 @@ sb_status sb_cpu_probe_compute(int n_threads, double seconds, double *fma_gflops
     memset(&sh, 0, sizeof sh);
     sh.isa = pick_isa();
     sh.seconds = seconds > 0 ? seconds : 0.2;
-    *isa = sh.isa == ISA_AVX512 ? "avx512-vnni" : sh.isa == ISA_AVX2 ? "avx2-fma" : "scalar";
+    *isa = isa_label(sh.isa);
     double ops, t;
     sh.kind = 0;
     sb_status st = run_threads(&sh, n_threads < 1 ? 1 : n_threads, &ops, &t, err);

@@ -6,10 +6,12 @@
  * on 8-bit activations). The memory-bandwidth limit of decode is
  * cpu_membw.h's sb_cpu_measure_read_bandwidth.
  *
- * The probe runs tight loops of the widest instructions the CPU has
- * (AVX-512 + VNNI, else AVX2 + FMA, else plain C) on n_threads threads for
- * about `seconds` each. It measures what this code reaches, which is close
- * to, not exactly, the hardware's datasheet peak.
+ * The probe runs tight loops of the instructions the kernels in use multiply
+ * with (AVX-512 FMA and VNNI, AVX2 FMA and maddubs, NEON FMLA and SDOT or
+ * SMULL, else plain C) on n_threads threads for about `seconds` each: many
+ * independent chains, hidden from the compiler so that it cannot merge
+ * them. It measures what this code reaches, which is close to, not
+ * exactly, the hardware's datasheet peak.
  *
  * Thread-safe (each call uses its own threads and memory).
  */
@@ -22,13 +24,19 @@
 
 /* FP32 FMA throughput (1e9 flops/s, an FMA is 2 flops) and int8 dot
  * throughput (1e9 ops/s, a multiply-add is 2 ops) on n_threads threads,
- * ~seconds each; *isa is "avx512-vnni", "avx2-fma" or "scalar" (static). */
+ * ~seconds each; *isa names the loops (static): "avx512-vnni", "avx512",
+ * "avx2-fma", "neon-dotprod", "neon" or "scalar". */
 sb_status sb_cpu_probe_compute(int n_threads, double seconds, double *fma_gflops, double *int8_gops, const char **isa,
                                sb_error *err);
 
-/* ---- kernels (cpu_peak_avx512.c; internal) ---- */
+/* ---- loops (internal; each in the file built for its ISA) ---- */
 /* Each runs `iters` iterations and returns the operations done. */
 double sb_peak_fma_avx512(long iters);
 double sb_peak_dot_avx512(long iters);
+double sb_peak_fma_avx2(long iters);
+double sb_peak_dot_avx2(long iters);
+double sb_peak_fma_neon(long iters);
+double sb_peak_dot_neon(long iters);
+double sb_peak_dot_neon_dot(long iters);
 
 #endif
