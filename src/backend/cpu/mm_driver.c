@@ -112,6 +112,11 @@ typedef struct mm_range {
     _Alignas(64) atomic_uint_fast64_t fb;
 } mm_range;
 
+/* The word of range [f, b), and its two ends. */
+static inline uint_fast64_t range_word(int64_t f, int64_t b) { return ((uint_fast64_t)b << 32) | (uint_fast64_t)f; }
+static inline int64_t range_front(uint_fast64_t v) { return (int64_t)(v & 0xFFFFFFFFu); }
+static inline int64_t range_back(uint_fast64_t v) { return (int64_t)(v >> 32); }
+
 /* The row job of a call: the tickets' ranges and how to run them. */
 typedef struct mm_sched {
     const mm_ctx *c;
@@ -415,12 +420,12 @@ static void run_units(const mm_ctx *c, int64_t u0, int64_t u1, bool stream_start
 static bool take(mm_range *r, int64_t piece, int64_t *u0, int64_t *u1) {
     uint_fast64_t v = atomic_load_explicit(&r->fb, memory_order_relaxed);
     for (;;) {
-        const int64_t f = (int64_t)(v & 0xFFFFFFFFu), b = (int64_t)(v >> 32);
+        const int64_t f = range_front(v), b = range_back(v);
         if (f >= b)
             return false;
         const int64_t share = (b - f + SB_MM_PIECE_SHARE - 1) / SB_MM_PIECE_SHARE;
         const int64_t nf = f + (piece < share ? piece : share);
-        const uint_fast64_t nv = ((uint_fast64_t)b << 32) | (uint_fast64_t)nf;
+        const uint_fast64_t nv = range_word(nf, b);
         if (atomic_compare_exchange_weak_explicit(&r->fb, &v, nv, memory_order_acq_rel, memory_order_relaxed)) {
             *u0 = f;
             *u1 = nf;
@@ -446,7 +451,7 @@ static bool steal_half(mm_sched *s, int t) {
         for (int k = 1; k < s->ntickets; k++) {
             const int i = (t + k) % s->ntickets;
             const uint_fast64_t x = atomic_load_explicit(&s->ranges[i].fb, memory_order_relaxed);
-            const int64_t left = (int64_t)(x >> 32) - (int64_t)(x & 0xFFFFFFFFu);
+            const int64_t left = range_back(x) - range_front(x);
             if (left > most) {
                 most = left;
                 victim = i;
@@ -455,14 +460,13 @@ static bool steal_half(mm_sched *s, int t) {
         }
         if (victim < 0)
             return false;
-        const int64_t f = (int64_t)(v & 0xFFFFFFFFu), b = (int64_t)(v >> 32);
+        const int64_t f = range_front(v), b = range_back(v);
         const int64_t m = f + most / 2; /* the owner keeps [f, m) */
-        const uint_fast64_t kept = ((uint_fast64_t)m << 32) | (uint_fast64_t)f;
+        const uint_fast64_t kept = range_word(f, m);
         if (atomic_compare_exchange_weak_explicit(&s->ranges[victim].fb, &v, kept, memory_order_acq_rel,
                                                   memory_order_relaxed)) {
             /* range t is empty, so nobody else writes it: a plain store publishes [m, b) */
-            atomic_store_explicit(&s->ranges[t].fb, ((uint_fast64_t)b << 32) | (uint_fast64_t)m,
-                                  memory_order_release);
+            atomic_store_explicit(&s->ranges[t].fb, range_word(m, b), memory_order_release);
             return true;
         }
     }
@@ -633,7 +637,7 @@ static void mm_run(sb_threadpool *pool, const sb_cpu_weight *const *ws, int nw, 
     for (int t = 0; t < sc.ntickets; t++) {
         long a, b;
         sb_split_range((long)c.units, t, sc.ntickets, 1, &a, &b);
-        atomic_init(&sc.ranges[t].fb, ((uint_fast64_t)b << 32) | (uint_fast64_t)a);
+        atomic_init(&sc.ranges[t].fb, range_word(a, b));
     }
     sc.private_act = c.nacts > 0 && n == 1 && sc.ntickets > 1 && act_need <= SB_MM_PRIVATE_ACT_BYTES;
     sc.qchunks = 0;
