@@ -4,36 +4,34 @@
  * also for AVX-512 without VNNI, whose int8 kernels use the same pair).
  *
  * As in cpu_peak_avx512.c, the chains start from different values and an
- * empty asm hides them from the compiler once per iteration, so that GCC
- * can neither merge identical chains nor hoist loop-invariant work.
+ * empty volatile asm takes them once per iteration, so that GCC can neither
+ * merge identical chains, hoist loop-invariant work nor drop the results.
  */
 #include "cpu_peak.h"
 
 #include <immintrin.h>
 
 #define FMA_STEP(a) (a = _mm256_fmadd_ps(a, b, c))
+#define HIDE_FMA_CHAINS                                                                                                \
+    do {                                                                                                               \
+        __asm__ volatile("" : "+x"(a0), "+x"(a1), "+x"(a2), "+x"(a3), "+x"(a4), "+x"(a5));                             \
+        __asm__ volatile("" : "+x"(a6), "+x"(a7), "+x"(a8), "+x"(a9), "+x"(a10), "+x"(a11));                           \
+    } while (0)
 
 /* 12 FMA chains (two pipes x latency 4-5 needs 8-10) and two operands: 14
  * of the 16 ymm registers. */
 double sb_peak_fma_avx2(long iters) {
-    const __m256 b = _mm256_set1_ps(0.999999f), c = _mm256_set1_ps(1e-7f), d = _mm256_set1_ps(0.001f);
-    __m256 a0 = _mm256_set1_ps(1.0f), a1 = _mm256_add_ps(a0, d), a2 = _mm256_add_ps(a1, d), a3 = _mm256_add_ps(a2, d);
-    __m256 a4 = _mm256_add_ps(a3, d), a5 = _mm256_add_ps(a4, d), a6 = _mm256_add_ps(a5, d), a7 = _mm256_add_ps(a6, d);
-    __m256 a8 = _mm256_add_ps(a7, d), a9 = _mm256_add_ps(a8, d), a10 = _mm256_add_ps(a9, d);
-    __m256 a11 = _mm256_add_ps(a10, d);
+    const __m256 b = _mm256_set1_ps(0.999999f), c = _mm256_set1_ps(1e-7f);
+    __m256 a0 = _mm256_set1_ps(1.000f), a1 = _mm256_set1_ps(1.001f), a2 = _mm256_set1_ps(1.002f);
+    __m256 a3 = _mm256_set1_ps(1.003f), a4 = _mm256_set1_ps(1.004f), a5 = _mm256_set1_ps(1.005f);
+    __m256 a6 = _mm256_set1_ps(1.006f), a7 = _mm256_set1_ps(1.007f), a8 = _mm256_set1_ps(1.008f);
+    __m256 a9 = _mm256_set1_ps(1.009f), a10 = _mm256_set1_ps(1.010f), a11 = _mm256_set1_ps(1.011f);
     for (long i = 0; i < iters; i++) {
-        __asm__("" : "+x"(a0), "+x"(a1), "+x"(a2), "+x"(a3), "+x"(a4), "+x"(a5));
-        __asm__("" : "+x"(a6), "+x"(a7), "+x"(a8), "+x"(a9), "+x"(a10), "+x"(a11));
+        HIDE_FMA_CHAINS;
         FMA_STEP(a0), FMA_STEP(a1), FMA_STEP(a2), FMA_STEP(a3), FMA_STEP(a4), FMA_STEP(a5);
         FMA_STEP(a6), FMA_STEP(a7), FMA_STEP(a8), FMA_STEP(a9), FMA_STEP(a10), FMA_STEP(a11);
     }
-    const __m256 s = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)),
-                                                 _mm256_add_ps(_mm256_add_ps(a4, a5), _mm256_add_ps(a6, a7))),
-                                   _mm256_add_ps(_mm256_add_ps(a8, a9), _mm256_add_ps(a10, a11)));
-    float out[8];
-    _mm256_storeu_ps(out, s);
-    volatile float sink = out[0] + out[7];
-    (void)sink;
+    HIDE_FMA_CHAINS; /* the last step is used too */
     return (double)iters * 12.0 * 8.0 * 2.0;
 }
 
@@ -48,13 +46,9 @@ double sb_peak_dot_avx2(long iters) {
     __m256i a0 = _mm256_setzero_si256(), a1 = _mm256_set1_epi32(1), a2 = _mm256_set1_epi32(2);
     __m256i a3 = _mm256_set1_epi32(3);
     for (long i = 0; i < iters; i++) {
-        __asm__("" : "+x"(x0), "+x"(x1), "+x"(x2), "+x"(x3), "+x"(a0), "+x"(a1), "+x"(a2), "+x"(a3));
+        __asm__ volatile("" : "+x"(x0), "+x"(x1), "+x"(x2), "+x"(x3), "+x"(a0), "+x"(a1), "+x"(a2), "+x"(a3));
         DOT_STEP(a0, x0), DOT_STEP(a1, x1), DOT_STEP(a2, x2), DOT_STEP(a3, x3);
     }
-    const __m256i s = _mm256_add_epi32(_mm256_add_epi32(a0, a1), _mm256_add_epi32(a2, a3));
-    int out[8];
-    _mm256_storeu_si256((__m256i *)out, s);
-    volatile int sink = out[0] + out[7];
-    (void)sink;
+    __asm__ volatile("" : "+x"(a0), "+x"(a1), "+x"(a2), "+x"(a3)); /* the last step is used too */
     return (double)iters * 4.0 * 32.0 * 2.0;
 }

@@ -3,13 +3,15 @@
  * (cpu_peak.h): FP32 FMLA, and the int8 step of the kernels without
  * dotprod (SMULL/SMULL2, ADDP, SADALP).
  *
- * The chains start from different values and an empty asm hides them from
- * the compiler once per iteration (see cpu_peak_avx512.c for what happens
- * without it).
+ * The chains start from different values and an empty volatile asm takes
+ * them once per iteration (SB_PEAK_HIDE16; see cpu_peak_avx512.c for what
+ * happens without it).
  */
 #include "cpu_peak.h"
 
 #if defined(__aarch64__)
+#include "cpu_peak_neon.h"
+
 #include <arm_neon.h>
 
 #define FMA_STEP(a) (a = vfmaq_f32(c, a, b))
@@ -24,18 +26,12 @@ double sb_peak_fma_neon(long iters) {
     float32x4_t a12 = vdupq_n_f32(1.012f), a13 = vdupq_n_f32(1.013f), a14 = vdupq_n_f32(1.014f);
     float32x4_t a15 = vdupq_n_f32(1.015f);
     for (long i = 0; i < iters; i++) {
-        __asm__("" : "+w"(a0), "+w"(a1), "+w"(a2), "+w"(a3), "+w"(a4), "+w"(a5), "+w"(a6), "+w"(a7));
-        __asm__("" : "+w"(a8), "+w"(a9), "+w"(a10), "+w"(a11), "+w"(a12), "+w"(a13), "+w"(a14), "+w"(a15));
+        SB_PEAK_HIDE16;
         FMA_STEP(a0), FMA_STEP(a1), FMA_STEP(a2), FMA_STEP(a3), FMA_STEP(a4), FMA_STEP(a5), FMA_STEP(a6);
         FMA_STEP(a7), FMA_STEP(a8), FMA_STEP(a9), FMA_STEP(a10), FMA_STEP(a11), FMA_STEP(a12);
         FMA_STEP(a13), FMA_STEP(a14), FMA_STEP(a15);
     }
-    const float32x4_t s = vaddq_f32(vaddq_f32(vaddq_f32(vaddq_f32(a0, a1), vaddq_f32(a2, a3)),
-                                              vaddq_f32(vaddq_f32(a4, a5), vaddq_f32(a6, a7))),
-                                    vaddq_f32(vaddq_f32(vaddq_f32(a8, a9), vaddq_f32(a10, a11)),
-                                              vaddq_f32(vaddq_f32(a12, a13), vaddq_f32(a14, a15))));
-    volatile float sink = vaddvq_f32(s);
-    (void)sink;
+    SB_PEAK_HIDE16; /* the last step is used too */
     return (double)iters * 16.0 * 4.0 * 2.0;
 }
 
@@ -48,12 +44,10 @@ double sb_peak_dot_neon(long iters) {
     int8x16_t x0 = vdupq_n_s8(3), x1 = vdupq_n_s8(5), x2 = vdupq_n_s8(7), x3 = vdupq_n_s8(9);
     int32x4_t a0 = vdupq_n_s32(0), a1 = vdupq_n_s32(1), a2 = vdupq_n_s32(2), a3 = vdupq_n_s32(3);
     for (long i = 0; i < iters; i++) {
-        __asm__("" : "+w"(x0), "+w"(x1), "+w"(x2), "+w"(x3), "+w"(a0), "+w"(a1), "+w"(a2), "+w"(a3));
+        __asm__ volatile("" : "+w"(x0), "+w"(x1), "+w"(x2), "+w"(x3), "+w"(a0), "+w"(a1), "+w"(a2), "+w"(a3));
         DOT_STEP(a0, x0), DOT_STEP(a1, x1), DOT_STEP(a2, x2), DOT_STEP(a3, x3);
     }
-    const int32x4_t s = vaddq_s32(vaddq_s32(a0, a1), vaddq_s32(a2, a3));
-    volatile int sink = vaddvq_s32(s);
-    (void)sink;
+    __asm__ volatile("" : "+w"(a0), "+w"(a1), "+w"(a2), "+w"(a3)); /* the last step is used too */
     return (double)iters * 4.0 * 16.0 * 2.0;
 }
 #endif
