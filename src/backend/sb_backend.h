@@ -167,7 +167,10 @@ typedef struct sb_backend_ops {
      * must outlive the tensor unless the backend copied or repacked it). A
      * backend that repacks may drop the pages of the host range (madvise
      * DONTNEED on its page-aligned interior) so one copy stays resident: the
-     * caller must not read those bytes afterwards. Errors name the tensor
+     * caller must not read those bytes afterwards. On success t->data equals
+     * host exactly when the backend still reads the host bytes; otherwise
+     * it keeps no pointer into them and the caller may free them (a model
+     * built in memory then holds one copy, not two). Errors name the tensor
      * (unsupported type or shape, out of memory).
      * alloc gives an activation/scratch tensor its memory. */
     sb_status (*weight_load)(sb_backend *b, sb_tensor *t, const void *host, sb_error *err);
