@@ -150,23 +150,32 @@ static sb_status run_threads(probe_shared *sh, int n, double *ops, double *elaps
     return SB_OK;
 }
 
+/* Rounds each kind of loop is timed in. A limit is what the machine reaches
+ * when nothing disturbs it, and on a shared machine a single 0.2 s window
+ * read anywhere from 173 to 227 GFLOP/s (FP32) and 825 to 928 Gop/s (int8)
+ * from one run to the next: the best of several shorter rounds, the two
+ * kinds taking turns, is the steadier estimate. */
+#define PROBE_ROUNDS 5
+
 sb_status sb_cpu_probe_compute(int n_threads, double seconds, double *fma_gflops, double *int8_gops, const char **isa,
                                sb_error *err) {
     probe_shared sh;
     memset(&sh, 0, sizeof sh);
     sh.isa = pick_isa();
-    sh.seconds = seconds > 0 ? seconds : 0.2;
+    sh.seconds = (seconds > 0 ? seconds : 0.2) / PROBE_ROUNDS;
     *isa = isa_label(sh.isa);
-    double ops, t;
-    sh.kind = 0;
-    sb_status st = run_threads(&sh, n_threads < 1 ? 1 : n_threads, &ops, &t, err);
-    if (st != SB_OK)
-        return st;
-    *fma_gflops = t > 0 ? ops / t / 1e9 : 0;
-    sh.kind = 1;
-    st = run_threads(&sh, n_threads < 1 ? 1 : n_threads, &ops, &t, err);
-    if (st != SB_OK)
-        return st;
-    *int8_gops = t > 0 ? ops / t / 1e9 : 0;
+    *fma_gflops = 0;
+    *int8_gops = 0;
+    for (int r = 0; r < PROBE_ROUNDS; r++)
+        for (int kind = 0; kind < 2; kind++) {
+            double ops, t;
+            sh.kind = kind;
+            sb_status st = run_threads(&sh, n_threads < 1 ? 1 : n_threads, &ops, &t, err);
+            if (st != SB_OK)
+                return st;
+            double *best = kind == 0 ? fma_gflops : int8_gops;
+            if (t > 0 && ops / t / 1e9 > *best)
+                *best = ops / t / 1e9;
+        }
     return SB_OK;
 }

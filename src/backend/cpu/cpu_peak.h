@@ -10,7 +10,8 @@
  * with (AVX-512 FMA and VNNI, AVX2 FMA and maddubs, NEON FMLA and SDOT or
  * SMULL, else plain C) on n_threads threads for about `seconds` each: many
  * independent chains, hidden from the compiler so that it cannot merge
- * them. It measures what this code reaches, which is close to, not
+ * them. Each figure is the best of a few rounds (a disturbance only lowers
+ * a round). It measures what this code reaches, which is close to, not
  * exactly, the hardware's datasheet peak.
  *
  * Thread-safe (each call uses its own threads and memory).
@@ -24,7 +25,7 @@
 
 /* FP32 FMA throughput (1e9 flops/s, an FMA is 2 flops) and int8 dot
  * throughput (1e9 ops/s, a multiply-add is 2 ops) on n_threads threads,
- * ~seconds each; *isa names the loops (static): "avx512-vnni", "avx512",
+ * ~seconds each (the best of its rounds); *isa names the loops (static): "avx512-vnni", "avx512",
  * "avx2-fma", "neon-dotprod", "neon" or "scalar". */
 sb_status sb_cpu_probe_compute(int n_threads, double seconds, double *fma_gflops, double *int8_gops, const char **isa,
                                sb_error *err);
