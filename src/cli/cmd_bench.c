@@ -2,9 +2,11 @@
  * cmd_bench.c - `solebox bench`: prefill and decode speed of one model,
  * each beside the machine limit that bounds it, measured in the same run.
  *
- *   decode   one token per forward pass at positions 0..n-1 (as llama-bench's
- *            tg test): it must stream every weight byte once per token, so
- *            its bound is the memory read bandwidth;
+ *   decode   one token per forward pass at positions d..d+n-1 (as llama-bench's
+ *            tg test; -d fills the KV cache with d prompt positions first,
+ *            llama-bench's depth): it must stream every weight byte and the
+ *            KV cache once per token, so its bound is the memory read
+ *            bandwidth;
  *   prefill  one forward pass over p prompt tokens (llama-bench's pp test,
  *            logits for the last token only): bound by compute, int8 dot
  *            throughput for quantized weights (the kernels quantize the
@@ -33,7 +35,7 @@
 
 typedef struct bench_args {
     const char *model, *synthetic;
-    int p, n, threads, reps;
+    int p, n, d, threads, reps;
     bool json, no_probe;
     uint32_t kv_type;
 } bench_args;
@@ -48,6 +50,7 @@ static void usage(FILE *out) {
                  "                            q4_0 q4_k_m q5_k_m q6_k, any case)\n"
                  "  -p N                      prompt tokens for the prefill test (default 128; 0 = skip)\n"
                  "  -n N                      tokens for the decode test (default 64; 0 = skip)\n"
+                 "  -d N                      decode after N positions already in the KV cache (default 0)\n"
                  "  -t N                      threads (default: all CPUs)\n"
                  "  -r N                      repetitions, the median is reported (default 5)\n"
                  "      --kv-type f16|f32     KV cache type (default f16)\n"
@@ -89,6 +92,8 @@ static int parse_args(int argc, char **argv, bench_args *a) {
             ok = sb_cli_int(v, 0, 1 << 16, &a->p);
         else if (!strcmp(o, "-n"))
             ok = sb_cli_int(v, 0, 1 << 16, &a->n);
+        else if (!strcmp(o, "-d") || !strcmp(o, "--depth"))
+            ok = sb_cli_int(v, 0, 1 << 20, &a->d);
         else if (!strcmp(o, "-t") || !strcmp(o, "--threads"))
             ok = sb_cli_int(v, 1, 1024, &a->threads);
         else if (!strcmp(o, "-r"))
@@ -200,6 +205,14 @@ typedef struct bench_result {
     bool quantized;
 } bench_result;
 
+/* Tokens one forward pass may take: the prefill test's p, and at least
+ * enough (up to 512) to fill the depth in a few passes. */
+static int batch_tokens(const bench_args *a) {
+    const int fill = a->d < 512 ? a->d : 512;
+    const int b = a->p > fill ? a->p : fill;
+    return b > 1 ? b : 1;
+}
+
 /* One forward pass over tokens [0, n) at positions pos0.. of sequence 0. */
 static sb_status forward_range(sb_engine *e, const int32_t *tokens, int n, int pos0, const int32_t *pages, int n_pages,
                                int32_t *pos_buf, int32_t *seq_buf, sb_error *err) {
@@ -233,7 +246,7 @@ static void quartiles(double *v, int n, double *med, double *lo, double *hi) {
 static sb_status run_bench(sb_engine *e, const bench_args *a, bench_result *r, sb_cpu_bw_probe *probe, sb_error *err) {
     const sb_model_hparams *hp = sb_engine_hparams(e);
     int n_pages = sb_engine_kv_pages(e);
-    int longest = a->p > a->n ? a->p : a->n;
+    int longest = a->p > a->d + a->n ? a->p : a->d + a->n;
     int32_t *pages = sb_calloc((size_t)n_pages, sizeof(int32_t));
     int32_t *tokens = sb_calloc((size_t)longest + 1, sizeof(int32_t));
     int32_t *pos = sb_calloc((size_t)longest + 1, sizeof(int32_t));
@@ -266,14 +279,22 @@ static sb_status run_bench(sb_engine *e, const bench_args *a, bench_result *r, s
     }
     if (st == SB_OK && a->n > 0) {
         sb_backend *b = sb_engine_backend(e);
+        const int d = a->d, chunk = batch_tokens(a);
+        /* the depth: positions 0..d-1 in the KV cache, as a prompt leaves them
+         * (in passes of the engine's batch size); each rep then rewrites
+         * positions d.. only */
+        for (int i = 0; st == SB_OK && i < d; i += chunk) {
+            const int m = d - i < chunk ? d - i : chunk;
+            st = forward_range(e, tokens + i, m, i, pages, (i + m - 1) / ps + 1, pos, seq, err);
+        }
         for (int i = 0; st == SB_OK && i < 4 && i < a->n; i++) /* warm-up */
-            st = forward_range(e, tokens + i, 1, i, pages, i / ps + 1, pos, seq, err);
+            st = forward_range(e, tokens + d + i, 1, d + i, pages, (d + i) / ps + 1, pos, seq, err);
         sb_backend_stats s0, s1;
         b->ops->stats(b, &s0);
         for (int k = 0; st == SB_OK && k < a->reps; k++) {
             uint64_t t0 = sb_now_ns();
             for (int i = 0; st == SB_OK && i < a->n; i++)
-                st = forward_range(e, tokens + i, 1, i, pages, i / ps + 1, pos, seq, err);
+                st = forward_range(e, tokens + d + i, 1, d + i, pages, (d + i) / ps + 1, pos, seq, err);
             times[k] = a->n / ((double)(sb_now_ns() - t0) / 1e9);
         }
         b->ops->stats(b, &s1);
@@ -295,7 +316,7 @@ static sb_status run_bench(sb_engine *e, const bench_args *a, bench_result *r, s
             for (int i = 0; st == SB_OK && i < a->n; i++) {
                 bw[i] = sb_cpu_bw_probe_run(probe, 1);
                 uint64_t t0 = sb_now_ns();
-                st = forward_range(e, tokens + i, 1, i, pages, i / ps + 1, pos, seq, err);
+                st = forward_range(e, tokens + d + i, 1, d + i, pages, (d + i) / ps + 1, pos, seq, err);
                 fr[i] = bytes / ((double)(sb_now_ns() - t0) / 1e9) / bw[i];
             }
             if (st == SB_OK) {
@@ -332,7 +353,7 @@ static void model_costs(const sb_engine *e, const bench_args *a, bench_result *r
     if (s.matmul_bytes > 0)
         r->weight_bytes_per_token = s.matmul_bytes;
     double kv_elem = a->kv_type == SB_TYPE_F32 ? 4.0 : 2.0;
-    double mean_pos = a->n > 0 ? (a->n + 1) / 2.0 : 0;
+    double mean_pos = a->n > 0 ? a->d + (a->n + 1) / 2.0 : 0;
     r->kv_bytes_per_token = (uint64_t)((double)hp->n_layers * hp->n_kv_heads * (hp->head_dim_k + hp->head_dim_v) *
                                        kv_elem * mean_pos);
     double out_params = (double)hp->n_vocab * hp->n_embd;
@@ -369,9 +390,11 @@ static void print_text(const sb_engine *e, const bench_args *a, const bench_resu
     if (a->n > 0) {
         double bytes = (double)r->weight_bytes_per_token + (double)r->kv_bytes_per_token;
         double gbs = r->tg_tps * bytes / 1e9;
-        printf("decode:    n=%d: %.2f tok/s (median of %d, %.2f..%.2f); %.1f MB weights + %.2f MB KV read per token "
-               "= %.1f GB/s",
-               a->n, r->tg_tps, a->reps, r->tg_min, r->tg_max, r->weight_bytes_per_token / 1e6,
+        printf("decode:    n=%d", a->n);
+        if (a->d > 0)
+            printf(" at depth %d", a->d);
+        printf(": %.2f tok/s (median of %d, %.2f..%.2f); %.1f MB weights + %.2f MB KV read per token = %.1f GB/s",
+               r->tg_tps, a->reps, r->tg_min, r->tg_max, r->weight_bytes_per_token / 1e6,
                r->kv_bytes_per_token / 1e6, gbs);
         if (!a->no_probe && r->read_gbs > 0)
             printf(" = %.1f%% of the read bandwidth", 100.0 * gbs / r->read_gbs);
@@ -417,12 +440,12 @@ static void print_json(const sb_engine *e, const bench_args *a, const bench_resu
            "\"ops_per_token\":%.0f,\"gops\":%.2f,\"limit\":\"%s\",\"fraction\":%.4f},",
            a->reps, a->p, r->pp_tps, r->pp_min, r->pp_max, r->prefill_ops_per_token, pp_gops,
            r->quantized ? "int8_dot" : "fp32_fma", (!a->no_probe && peak > 0) ? pp_gops / peak : 0.0);
-    printf("\"decode\":{\"tokens\":%d,\"tok_s\":%.3f,\"tok_s_min\":%.3f,\"tok_s_max\":%.3f,"
+    printf("\"decode\":{\"tokens\":%d,\"depth\":%d,\"tok_s\":%.3f,\"tok_s_min\":%.3f,\"tok_s_max\":%.3f,"
            "\"weight_bytes_per_token\":%llu,\"kv_bytes_per_token\":%llu,\"gbs\":%.2f,\"fraction\":%.4f,"
            "\"h2d_bytes_per_step\":%.0f,\"d2h_bytes_per_step\":%.0f,\"paired_tokens\":%d,"
            "\"paired_fraction\":%.4f,\"paired_fraction_q1\":%.4f,\"paired_fraction_q3\":%.4f,"
            "\"paired_bw_gbs\":%.2f,\"paired_bw_gbs_q1\":%.2f,\"paired_bw_gbs_q3\":%.2f}}\n",
-           a->n, r->tg_tps, r->tg_min, r->tg_max, (unsigned long long)r->weight_bytes_per_token,
+           a->n, a->d, r->tg_tps, r->tg_min, r->tg_max, (unsigned long long)r->weight_bytes_per_token,
            (unsigned long long)r->kv_bytes_per_token, tg_gbs,
            (!a->no_probe && r->read_gbs > 0) ? tg_gbs / r->read_gbs : 0.0, r->h2d_per_step, r->d2h_per_step,
            r->pair_n, r->pair_frac, r->pair_frac_lo, r->pair_frac_hi, r->pair_bw, r->pair_bw_lo, r->pair_bw_hi);
@@ -439,9 +462,9 @@ int sb_cmd_bench(int argc, char **argv) {
     eo.model_path = a.model;
     eo.synthetic = a.synthetic;
     eo.n_threads = a.threads;
-    int longest = a.p > a.n ? a.p : a.n;
+    int longest = a.p > a.d + a.n ? a.p : a.d + a.n;
     eo.n_ctx = longest + 1 > 16 ? longest + 1 : 16;
-    eo.batch_tokens = a.p > 1 ? a.p : 1;
+    eo.batch_tokens = batch_tokens(&a);
     eo.cache_pages = 0;
     eo.kv_type = a.kv_type;
     eo.start_scheduler = false;

@@ -164,6 +164,15 @@ static void test_bench_cli(void) {
     char *out = slurp(g_out, NULL);
     SB_CHECK(out && out[0] == '{' && strstr(out, "\"decode\"") && strstr(out, "\"prefill\""));
     sb_free(out);
+    /* -d: decode after 40 positions; the KV bytes a token reads are those of
+     * the mean decode position, 40 + (4 + 1) / 2, over 2 layers x 2 KV heads x
+     * (64 + 64) F16 values */
+    SB_CHECK_EQ_INT(sh("bench --synthetic micro-llama:q8_0 -p 8 -n 4 -d -1 --no-probe"), 2);
+    SB_CHECK_EQ_INT(sh("bench --synthetic micro-llama:q8_0 -p 8 -n 4 -d 40 -r 1 --json --no-probe"), 0);
+    out = slurp(g_out, NULL);
+    SB_CHECKF(out && strstr(out, "\"depth\":40,") && strstr(out, "\"kv_bytes_per_token\":43520,"), "output: %s",
+              out ? out : "(none)");
+    sb_free(out);
 }
 
 static void test_quantize_cli(void) {
