@@ -24,6 +24,7 @@
 #include "sb_alloc.h"
 #include "sb_cpu_backend.h"
 #include "sb_engine.h"
+#include "sb_proc.h"
 #include "sb_threadpool.h"
 #include "sb_time.h"
 
@@ -122,23 +123,6 @@ static int parse_args(int argc, char **argv, bench_args *a) {
     return 0;
 }
 
-/* VmRSS and VmHWM from /proc/self/status, in bytes (0 if unknown). */
-static void read_rss(uint64_t *rss, uint64_t *hwm) {
-    *rss = *hwm = 0;
-    FILE *f = fopen("/proc/self/status", "r");
-    if (!f)
-        return;
-    char line[256];
-    while (fgets(line, sizeof line, f)) {
-        unsigned long long kb;
-        if (sscanf(line, "VmRSS: %llu kB", &kb) == 1)
-            *rss = kb * 1024ull;
-        else if (sscanf(line, "VmHWM: %llu kB", &kb) == 1)
-            *hwm = kb * 1024ull;
-    }
-    fclose(f);
-}
-
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
@@ -205,6 +189,10 @@ typedef struct bench_result {
     bool quantized;
 } bench_result;
 
+/* Positions of sequence 0 the tests use: the prefill test's p, or the
+ * depth and the decode test after it. */
+static int positions_used(const bench_args *a) { return a->p > a->d + a->n ? a->p : a->d + a->n; }
+
 /* Tokens one forward pass may take: the prefill test's p, and at least
  * enough (up to 512) to fill the depth in a few passes. */
 static int batch_tokens(const bench_args *a) {
@@ -246,7 +234,7 @@ static void quartiles(double *v, int n, double *med, double *lo, double *hi) {
 static sb_status run_bench(sb_engine *e, const bench_args *a, bench_result *r, sb_cpu_bw_probe *probe, sb_error *err) {
     const sb_model_hparams *hp = sb_engine_hparams(e);
     int n_pages = sb_engine_kv_pages(e);
-    int longest = a->p > a->d + a->n ? a->p : a->d + a->n;
+    int longest = positions_used(a);
     int32_t *pages = sb_calloc((size_t)n_pages, sizeof(int32_t));
     int32_t *tokens = sb_calloc((size_t)longest + 1, sizeof(int32_t));
     int32_t *pos = sb_calloc((size_t)longest + 1, sizeof(int32_t));
@@ -462,7 +450,7 @@ int sb_cmd_bench(int argc, char **argv) {
     eo.model_path = a.model;
     eo.synthetic = a.synthetic;
     eo.n_threads = a.threads;
-    int longest = a.p > a.d + a.n ? a.p : a.d + a.n;
+    int longest = positions_used(&a);
     eo.n_ctx = longest + 1 > 16 ? longest + 1 : 16;
     eo.batch_tokens = batch_tokens(&a);
     eo.cache_pages = 0;
@@ -475,7 +463,7 @@ int sb_cmd_bench(int argc, char **argv) {
     }
     bench_result r;
     memset(&r, 0, sizeof r);
-    read_rss(&r.rss_load, &r.hwm_load);
+    sb_proc_memory(&r.rss_load, &r.hwm_load);
     sb_cpu_bw_probe *probe = NULL;
     if (!a.no_probe) {
         /* on the backend's own pool: the same threads as the model, and no
@@ -500,7 +488,7 @@ int sb_cmd_bench(int argc, char **argv) {
         sb_engine_free(e);
         return 1;
     }
-    read_rss(&r.rss_end, &r.hwm_end);
+    sb_proc_memory(&r.rss_end, &r.hwm_end);
     if (a.json)
         print_json(e, &a, &r);
     else

@@ -16,6 +16,7 @@
 #include "sb_alloc.h"
 #include "sb_gguf_writer.h"
 #include "sb_half.h"
+#include "sb_proc.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -291,20 +292,6 @@ static sb_status make_weight(int index, const sb_weight_spec *s, uint32_t type, 
     return SB_OK;
 }
 
-/* MemAvailable from /proc/meminfo in bytes, 0 if unknown. */
-static uint64_t mem_available(void) {
-    FILE *f = fopen("/proc/meminfo", "r");
-    if (!f)
-        return 0;
-    char line[256];
-    unsigned long long kb = 0;
-    while (fgets(line, sizeof line, f))
-        if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1)
-            break;
-    fclose(f);
-    return (uint64_t)kb * 1024;
-}
-
 static sb_status plan(const char *spec, const synth_shape **shape, const synth_type **type, sb_model_hparams *hp,
                       sb_weight_spec **specs, int *n_specs, uint64_t *bytes, sb_error *err) {
     sb_status st = parse(spec, shape, type, err);
@@ -382,7 +369,7 @@ sb_status sb_model_load_synthetic(const char *spec, sb_backend *backend, const s
         sb_free(specs);
         return st;
     }
-    uint64_t avail = mem_available();
+    uint64_t avail = sb_proc_mem_available();
     if (avail && need > avail) {
         sb_free(specs);
         return sb_error_set(

@@ -9,6 +9,7 @@
 #include "model_test_util.h"
 #include "sb_cpu_backend.h"
 #include "sb_gguf.h"
+#include "sb_proc.h"
 #include "sb_test.h"
 
 #include <math.h>
@@ -177,16 +178,6 @@ static void test_names_any_case(void) {
     SB_CHECK(access(path, F_OK) != 0);
 }
 
-/* Resident bytes of this process (/proc/self/statm), 0 if unknown. */
-static uint64_t resident_bytes(void) {
-    FILE *f = fopen("/proc/self/statm", "r");
-    unsigned long long size = 0, pages = 0;
-    const bool ok = f && fscanf(f, "%llu %llu", &size, &pages) == 2;
-    if (f)
-        fclose(f);
-    return ok ? (uint64_t)pages * (uint64_t)sysconf(_SC_PAGESIZE) : 0;
-}
-
 /* A repacked synthetic model keeps one copy of its weights: the generated
  * GGUF-layout bytes of every weight the backend repacked are freed once it
  * has them. micro-qwen2 ties its embedding to the output, so every matrix is
@@ -199,9 +190,10 @@ static void test_one_copy_resident(void) {
     sb_model *m = NULL;
     sb_error err;
     SB_CHECKF(sb_cpu_backend_create(&o, &be, &err) == SB_OK, "backend: %s", err.msg);
-    const uint64_t before = resident_bytes();
+    uint64_t before = 0, after = 0;
+    sb_proc_memory(&before, NULL);
     SB_CHECKF(sb_model_load_synthetic("micro-qwen2:q8_0", be, NULL, &m, &err) == SB_OK, "load: %s", err.msg);
-    const uint64_t after = resident_bytes();
+    sb_proc_memory(&after, NULL);
     if (m && before && after) {
         const uint64_t wb = sb_model_get_hparams(m)->weight_bytes, grew = after > before ? after - before : 0;
         printf("micro-qwen2:q8_0: %.1f MB of weights, the load grew the process by %.1f MB\n", (double)wb / 1e6,

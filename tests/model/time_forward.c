@@ -14,6 +14,7 @@
 #include "sb_alloc.h"
 #include "sb_cpu_backend.h"
 #include "sb_model.h"
+#include "sb_proc.h"
 #include "sb_threadpool.h"
 #include "sb_time.h"
 
@@ -66,17 +67,11 @@ static double read_bandwidth(int threads) {
     return best;
 }
 
-/* Resident set size of this process in GB (from /proc/self/status). */
+/* Resident set size of this process in GB. */
 static double rss_gb(void) {
-    FILE *f = fopen("/proc/self/status", "r");
-    char line[256];
-    long kb = 0;
-    while (f && fgets(line, sizeof line, f))
-        if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
-            break;
-    if (f)
-        fclose(f);
-    return kb / 1048576.0 * 1.073741824;
+    uint64_t rss = 0;
+    sb_proc_memory(&rss, NULL);
+    return (double)rss / 1e9;
 }
 
 static int forward(sb_model *m, const int32_t *toks, int n, int pos0, int32_t *pos, int32_t *seq, const int32_t *table,
