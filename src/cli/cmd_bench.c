@@ -223,6 +223,13 @@ static sb_status forward_range(sb_engine *e, const int32_t *tokens, int n, int p
     return sb_model_forward(sb_engine_model(e), &b, err);
 }
 
+/* One decode step: token q at position q of sequence 0, over the pages that
+ * hold positions 0..q. */
+static sb_status decode_at(sb_engine *e, const int32_t *tokens, int q, const int32_t *pages, int ps, int32_t *pos_buf,
+                           int32_t *seq_buf, sb_error *err) {
+    return forward_range(e, tokens + q, 1, q, pages, q / ps + 1, pos_buf, seq_buf, err);
+}
+
 /* Median and quartiles of v[0..n) (sorted in place). */
 static void quartiles(double *v, int n, double *med, double *lo, double *hi) {
     qsort(v, (size_t)n, sizeof *v, cmp_double);
@@ -276,13 +283,13 @@ static sb_status run_bench(sb_engine *e, const bench_args *a, bench_result *r, s
             st = forward_range(e, tokens + i, m, i, pages, (i + m - 1) / ps + 1, pos, seq, err);
         }
         for (int i = 0; st == SB_OK && i < 4 && i < a->n; i++) /* warm-up */
-            st = forward_range(e, tokens + d + i, 1, d + i, pages, (d + i) / ps + 1, pos, seq, err);
+            st = decode_at(e, tokens, d + i, pages, ps, pos, seq, err);
         sb_backend_stats s0, s1;
         b->ops->stats(b, &s0);
         for (int k = 0; st == SB_OK && k < a->reps; k++) {
             uint64_t t0 = sb_now_ns();
             for (int i = 0; st == SB_OK && i < a->n; i++)
-                st = forward_range(e, tokens + d + i, 1, d + i, pages, (d + i) / ps + 1, pos, seq, err);
+                st = decode_at(e, tokens, d + i, pages, ps, pos, seq, err);
             times[k] = a->n / ((double)(sb_now_ns() - t0) / 1e9);
         }
         b->ops->stats(b, &s1);
@@ -304,7 +311,7 @@ static sb_status run_bench(sb_engine *e, const bench_args *a, bench_result *r, s
             for (int i = 0; st == SB_OK && i < a->n; i++) {
                 bw[i] = sb_cpu_bw_probe_run(probe, 1);
                 uint64_t t0 = sb_now_ns();
-                st = forward_range(e, tokens + d + i, 1, d + i, pages, (d + i) / ps + 1, pos, seq, err);
+                st = decode_at(e, tokens, d + i, pages, ps, pos, seq, err);
                 fr[i] = bytes / ((double)(sb_now_ns() - t0) / 1e9) / bw[i];
             }
             if (st == SB_OK) {
