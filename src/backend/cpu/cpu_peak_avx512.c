@@ -13,30 +13,13 @@
  * the int8 and FP32 figures at about three times what the core does.
  */
 #include "cpu_peak.h"
+#include "cpu_peak_chains.h"
 
 #include <immintrin.h>
 
-/* 16 chains: two FMA (or VNNI) pipes with a latency of 4-5 cycles need 8-10
- * in flight; 16 accumulators and two operands fit in the 32 registers.
- * Named variables, not an array: GCC keeps an array hidden by an asm in
- * memory. */
-#define SB_PEAK_CHAINS 16
-
-/* The empty asms that make the accumulators opaque once per iteration
- * (they emit nothing; two statements because an asm takes at most 30
- * operands). */
-#define SB_PEAK_HIDE                                                                                                   \
-    do {                                                                                                               \
-        __asm__ volatile("" : "+v"(a0), "+v"(a1), "+v"(a2), "+v"(a3), "+v"(a4), "+v"(a5), "+v"(a6), "+v"(a7));         \
-        __asm__ volatile("" : "+v"(a8), "+v"(a9), "+v"(a10), "+v"(a11), "+v"(a12), "+v"(a13), "+v"(a14), "+v"(a15));   \
-    } while (0)
-
-/* One step of all 16 chains: STEP(a) = one instruction on accumulator a. */
-#define SB_PEAK_STEPS(STEP)                                                                                            \
-    do {                                                                                                               \
-        STEP(a0), STEP(a1), STEP(a2), STEP(a3), STEP(a4), STEP(a5), STEP(a6), STEP(a7);                                \
-        STEP(a8), STEP(a9), STEP(a10), STEP(a11), STEP(a12), STEP(a13), STEP(a14), STEP(a15);                          \
-    } while (0)
+/* 16 chains (SB_PEAK_CHAINS): two FMA (or VNNI) pipes with a latency of 4-5
+ * cycles need 8-10 in flight; 16 accumulators and two operands fit in the
+ * 32 registers. */
 
 #define FMA_STEP(a) (a = _mm512_fmadd_ps(a, b, c))
 
@@ -49,10 +32,10 @@ double sb_peak_fma_avx512(long iters) {
     __m512 a12 = _mm512_set1_ps(1.012f), a13 = _mm512_set1_ps(1.013f), a14 = _mm512_set1_ps(1.014f);
     __m512 a15 = _mm512_set1_ps(1.015f);
     for (long i = 0; i < iters; i++) {
-        SB_PEAK_HIDE;
-        SB_PEAK_STEPS(FMA_STEP);
+        SB_PEAK_HIDE16("+v");
+        SB_PEAK_STEPS16(FMA_STEP);
     }
-    SB_PEAK_HIDE; /* the last step is used too */
+    SB_PEAK_HIDE16("+v"); /* the last step is used too */
     return (double)iters * SB_PEAK_CHAINS * 16.0 * 2.0;
 }
 
@@ -69,9 +52,9 @@ double sb_peak_dot_avx512(long iters) {
     __m512i a12 = _mm512_set1_epi32(12), a13 = _mm512_set1_epi32(13), a14 = _mm512_set1_epi32(14);
     __m512i a15 = _mm512_set1_epi32(15);
     for (long i = 0; i < iters; i++) {
-        SB_PEAK_HIDE;
-        SB_PEAK_STEPS(DOT_STEP);
+        SB_PEAK_HIDE16("+v");
+        SB_PEAK_STEPS16(DOT_STEP);
     }
-    SB_PEAK_HIDE;
+    SB_PEAK_HIDE16("+v");
     return (double)iters * SB_PEAK_CHAINS * 64.0 * 2.0;
 }

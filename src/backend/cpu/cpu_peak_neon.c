@@ -2,12 +2,12 @@
  * cpu_peak_neon.c - the int8 peak probe loop for ARM64 with the dotprod
  * extension (cpu_peak.h): SDOT, the instruction of the dotprod kernels.
  * Built with +dotprod; called only when the CPU has it. Chains as in
- * cpu_peak_neon_base.c (SB_PEAK_HIDE16 in cpu_peak_neon.h).
+ * cpu_peak_neon_base.c (cpu_peak_chains.h).
  */
 #include "cpu_peak.h"
 
 #if defined(__aarch64__)
-#include "cpu_peak_neon.h"
+#include "cpu_peak_chains.h"
 
 #include <arm_neon.h>
 
@@ -21,12 +21,10 @@ double sb_peak_dot_neon_dot(long iters) {
     int32x4_t a8 = vdupq_n_s32(8), a9 = vdupq_n_s32(9), a10 = vdupq_n_s32(10), a11 = vdupq_n_s32(11);
     int32x4_t a12 = vdupq_n_s32(12), a13 = vdupq_n_s32(13), a14 = vdupq_n_s32(14), a15 = vdupq_n_s32(15);
     for (long i = 0; i < iters; i++) {
-        SB_PEAK_HIDE16;
-        DOT_STEP(a0), DOT_STEP(a1), DOT_STEP(a2), DOT_STEP(a3), DOT_STEP(a4), DOT_STEP(a5), DOT_STEP(a6);
-        DOT_STEP(a7), DOT_STEP(a8), DOT_STEP(a9), DOT_STEP(a10), DOT_STEP(a11), DOT_STEP(a12);
-        DOT_STEP(a13), DOT_STEP(a14), DOT_STEP(a15);
+        SB_PEAK_HIDE16("+w");
+        SB_PEAK_STEPS16(DOT_STEP);
     }
-    SB_PEAK_HIDE16; /* the last step is used too */
-    return (double)iters * 16.0 * 16.0 * 2.0;
+    SB_PEAK_HIDE16("+w"); /* the last step is used too */
+    return (double)iters * SB_PEAK_CHAINS * 16.0 * 2.0;
 }
 #endif

@@ -4,13 +4,12 @@
  * dotprod (SMULL/SMULL2, ADDP, SADALP).
  *
  * The chains start from different values and an empty volatile asm takes
- * them once per iteration (SB_PEAK_HIDE16; see cpu_peak_avx512.c for what
- * happens without it).
+ * them once per iteration (SB_PEAK_HIDE16, cpu_peak_chains.h).
  */
 #include "cpu_peak.h"
 
 #if defined(__aarch64__)
-#include "cpu_peak_neon.h"
+#include "cpu_peak_chains.h"
 
 #include <arm_neon.h>
 
@@ -26,13 +25,11 @@ double sb_peak_fma_neon(long iters) {
     float32x4_t a12 = vdupq_n_f32(1.012f), a13 = vdupq_n_f32(1.013f), a14 = vdupq_n_f32(1.014f);
     float32x4_t a15 = vdupq_n_f32(1.015f);
     for (long i = 0; i < iters; i++) {
-        SB_PEAK_HIDE16;
-        FMA_STEP(a0), FMA_STEP(a1), FMA_STEP(a2), FMA_STEP(a3), FMA_STEP(a4), FMA_STEP(a5), FMA_STEP(a6);
-        FMA_STEP(a7), FMA_STEP(a8), FMA_STEP(a9), FMA_STEP(a10), FMA_STEP(a11), FMA_STEP(a12);
-        FMA_STEP(a13), FMA_STEP(a14), FMA_STEP(a15);
+        SB_PEAK_HIDE16("+w");
+        SB_PEAK_STEPS16(FMA_STEP);
     }
-    SB_PEAK_HIDE16; /* the last step is used too */
-    return (double)iters * 16.0 * 4.0 * 2.0;
+    SB_PEAK_HIDE16("+w"); /* the last step is used too */
+    return (double)iters * SB_PEAK_CHAINS * 4.0 * 2.0;
 }
 
 /* acc += pairwise(x * y): 16 s8 x s8 multiply-adds. Only the accumulate is
