@@ -249,7 +249,13 @@ static void store_tile(const mm_ctx *c, const mm_job *j, int64_t r0, int64_t t0,
     for (int t = 0; t < nt; t++) {
         float *y = j->y + (t0 + t) * rows + r0;
         const float *a = acc + t * SB_MM_ROWS;
-        if (c->accumulate)
+        if (c->accumulate && nr == SB_MM_ROWS) { /* a fixed size, through a copy: vector adds */
+            float sum[SB_MM_ROWS];
+            memcpy(sum, y, sizeof sum);
+            for (int r = 0; r < SB_MM_ROWS; r++)
+                sum[r] += a[r];
+            memcpy(y, sum, sizeof sum);
+        } else if (c->accumulate)
             for (int r = 0; r < nr; r++)
                 y[r] += a[r];
         else if (nr == SB_MM_ROWS) /* a fixed size: copied inline, not by a call */
@@ -289,6 +295,9 @@ static void run_packed(const mm_ctx *c, const mm_job *j, int64_t g0, int64_t g1,
         for (int64_t g = g0; g < g1; g++) {
             const uint8_t *gp = (const uint8_t *)w->packed + (size_t)g * gbytes;
             memset(acc, 0, (size_t)(tc1 - tc) * SB_MM_ROWS * sizeof(float));
+            if (c->n > SB_MM_NT) /* the result lines, for writing, while the tiles run */
+                for (int64_t t = tc; t < tc1; t++)
+                    __builtin_prefetch(j->y + t * w->rows + g * SB_MM_ROWS, 1, 3);
             for (int64_t b0 = 0; b0 < nb; b0 += kc) {
                 const int64_t b1 = b0 + kc < nb ? b0 + kc : nb;
                 /* While the tiles work on this column chunk (from L1), fetch the
