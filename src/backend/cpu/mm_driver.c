@@ -295,9 +295,6 @@ static void run_packed(const mm_ctx *c, const mm_job *j, int64_t g0, int64_t g1,
         for (int64_t g = g0; g < g1; g++) {
             const uint8_t *gp = (const uint8_t *)w->packed + (size_t)g * gbytes;
             memset(acc, 0, (size_t)(tc1 - tc) * SB_MM_ROWS * sizeof(float));
-            if (c->n > SB_MM_NT) /* the result lines, for writing, while the tiles run */
-                for (int64_t t = tc; t < tc1; t++)
-                    __builtin_prefetch(j->y + t * w->rows + g * SB_MM_ROWS, 1, 3);
             for (int64_t b0 = 0; b0 < nb; b0 += kc) {
                 const int64_t b1 = b0 + kc < nb ? b0 + kc : nb;
                 /* While the tiles work on this column chunk (from L1), fetch the
@@ -315,6 +312,9 @@ static void run_packed(const mm_ctx *c, const mm_job *j, int64_t g0, int64_t g1,
                     if (c->n > SB_MM_NT)
                         for (size_t e = pf + slice < next_bytes ? pf + slice : next_bytes; pf < e; pf += 64)
                             __builtin_prefetch(next + pf, 0, 3);
+                    if (c->n > SB_MM_NT && b0 == 0) /* the tile's result lines, long before they are written */
+                        for (int k = 0; k < nt; k++)
+                            __builtin_prefetch(j->y + (t + k) * w->rows + g * SB_MM_ROWS, 1, 3);
                     const sb_mm_tile tile = {gp + (size_t)(b0 / 2) * 2 * (mb + sbytes),
                                              b1 - b0,
                                              act_at(a, t, b0),
