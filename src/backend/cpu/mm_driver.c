@@ -242,12 +242,15 @@ static int64_t token_chunk(const mm_act *a) {
     return t > SB_MM_TOKEN_CHUNK_MAX ? SB_MM_TOKEN_CHUNK_MAX : t;
 }
 
+/* Where the result of token t for row r of job j goes (y is [n][rows]). */
+static inline float *result_at(const mm_job *j, int64_t t, int64_t r) { return j->y + t * j->w->rows + r; }
+
 /* Stores 16 rows x nt tokens of results (only rows < w->rows). */
 static void store_tile(const mm_ctx *c, const mm_job *j, int64_t r0, int64_t t0, int nt, const float *acc) {
     const int64_t rows = j->w->rows;
     const int nr = rows - r0 < SB_MM_ROWS ? (int)(rows - r0) : SB_MM_ROWS;
     for (int t = 0; t < nt; t++) {
-        float *y = j->y + (t0 + t) * rows + r0;
+        float *y = result_at(j, t0 + t, r0);
         const float *a = acc + t * SB_MM_ROWS;
         if (c->accumulate && nr == SB_MM_ROWS) { /* a fixed size, through a copy: vector adds */
             float sum[SB_MM_ROWS];
@@ -309,12 +312,13 @@ static void run_packed(const mm_ctx *c, const mm_job *j, int64_t g0, int64_t g1,
                 size_t pf = 0;
                 for (int64_t t = tc; t < tc1; t += SB_MM_NT) {
                     const int nt = tc1 - t < SB_MM_NT ? (int)(tc1 - t) : SB_MM_NT;
-                    if (c->n > SB_MM_NT)
+                    if (c->n > SB_MM_NT) {
                         for (size_t e = pf + slice < next_bytes ? pf + slice : next_bytes; pf < e; pf += 64)
                             __builtin_prefetch(next + pf, 0, 3);
-                    if (c->n > SB_MM_NT && b0 == 0) /* the tile's result lines, long before they are written */
-                        for (int k = 0; k < nt; k++)
-                            __builtin_prefetch(j->y + (t + k) * w->rows + g * SB_MM_ROWS, 1, 3);
+                        if (b0 == 0) /* the tile's result lines, long before they are written */
+                            for (int k = 0; k < nt; k++)
+                                __builtin_prefetch(result_at(j, t + k, g * SB_MM_ROWS), 1, 3);
+                    }
                     const sb_mm_tile tile = {gp + (size_t)(b0 / 2) * 2 * (mb + sbytes),
                                              b1 - b0,
                                              act_at(a, t, b0),
@@ -397,7 +401,7 @@ static void run_dense(const mm_ctx *c, const mm_job *j, int64_t r0, int64_t r1, 
                                x + (size_t)t * xs,
                                xs,
                                nt,
-                               j->y + t * w->rows + r0,
+                               result_at(j, t, r0),
                                (size_t)w->rows,
                                c->accumulate};
         fn(&d);
