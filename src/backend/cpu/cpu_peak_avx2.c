@@ -4,19 +4,16 @@
  * also for AVX-512 without VNNI, whose int8 kernels use the same pair).
  *
  * As in cpu_peak_avx512.c, the chains start from different values and an
- * empty volatile asm takes them once per iteration, so that GCC can neither
- * merge identical chains, hoist loop-invariant work nor drop the results.
+ * empty volatile asm takes them once per iteration (cpu_peak_chains.h), so
+ * that GCC can neither merge identical chains, hoist loop-invariant work
+ * nor drop the results.
  */
 #include "cpu_peak.h"
+#include "cpu_peak_chains.h"
 
 #include <immintrin.h>
 
 #define FMA_STEP(a) (a = _mm256_fmadd_ps(a, b, c))
-#define HIDE_FMA_CHAINS                                                                                                \
-    do {                                                                                                               \
-        __asm__ volatile("" : "+x"(a0), "+x"(a1), "+x"(a2), "+x"(a3), "+x"(a4), "+x"(a5));                             \
-        __asm__ volatile("" : "+x"(a6), "+x"(a7), "+x"(a8), "+x"(a9), "+x"(a10), "+x"(a11));                           \
-    } while (0)
 
 /* 12 FMA chains (two pipes x latency 4-5 needs 8-10) and two operands: 14
  * of the 16 ymm registers. */
@@ -27,11 +24,10 @@ double sb_peak_fma_avx2(long iters) {
     __m256 a6 = _mm256_set1_ps(1.006f), a7 = _mm256_set1_ps(1.007f), a8 = _mm256_set1_ps(1.008f);
     __m256 a9 = _mm256_set1_ps(1.009f), a10 = _mm256_set1_ps(1.010f), a11 = _mm256_set1_ps(1.011f);
     for (long i = 0; i < iters; i++) {
-        HIDE_FMA_CHAINS;
-        FMA_STEP(a0), FMA_STEP(a1), FMA_STEP(a2), FMA_STEP(a3), FMA_STEP(a4), FMA_STEP(a5);
-        FMA_STEP(a6), FMA_STEP(a7), FMA_STEP(a8), FMA_STEP(a9), FMA_STEP(a10), FMA_STEP(a11);
+        SB_PEAK_HIDE12("+x");
+        SB_PEAK_STEPS12(FMA_STEP);
     }
-    HIDE_FMA_CHAINS; /* the last step is used too */
+    SB_PEAK_HIDE12("+x"); /* the last step is used too */
     return (double)iters * 12.0 * 8.0 * 2.0;
 }
 
