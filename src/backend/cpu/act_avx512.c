@@ -24,7 +24,7 @@ void sb_act_q8_0_avx512(const float *x, sb_act_q8_0 *y, int64_t n, int offset) {
         const __m512i q1 = _mm512_cvtps_epi32(_mm512_mul_ps(v1, id));
         _mm_storeu_si128((__m128i *)y[b].qs, _mm512_cvtepi32_epi8(q0));
         _mm_storeu_si128((__m128i *)(y[b].qs + 16), _mm512_cvtepi32_epi8(q1));
-        y[b].corr = -offset * _mm512_reduce_add_epi32(_mm512_add_epi32(q0, q1));
+        y[b].corr = sb_act_corr(offset, _mm512_reduce_add_epi32(_mm512_add_epi32(q0, q1)));
     }
 }
 

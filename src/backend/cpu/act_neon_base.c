@@ -31,7 +31,7 @@ void sb_act_q8_0_neon(const float *x, sb_act_q8_0 *y, int64_t n, int offset) {
             const int16x8_t h = vcombine_s16(vmovn_s32(q0), vmovn_s32(q1));
             vst1_s8(y[b].qs + 4 * i, vmovn_s16(h));
         }
-        y[b].corr = -offset * vaddvq_s32(sum);
+        y[b].corr = sb_act_corr(offset, vaddvq_s32(sum));
     }
 }
 

@@ -36,10 +36,12 @@ static void get_rows_part(void *ctx, int ith, int nth) {
             memset(y, 0, (size_t)ne0 * sizeof(float));
             continue;
         }
-        const uint8_t *row = table + (size_t)t * rb;
-        if (packed)
+        if (packed) { /* the GGUF rows may be gone (table NULL): no address is formed from them */
             sb_cpu_weight_dequantize_row(&w->mm, t, y);
-        else if (j->src->type == SB_TYPE_F32)
+            continue;
+        }
+        const uint8_t *row = table + (size_t)t * rb;
+        if (j->src->type == SB_TYPE_F32)
             memcpy(y, row, (size_t)ne0 * sizeof(float));
         else
             sb_cpu_dequantize_row(j->src->type, row, y, ne0);

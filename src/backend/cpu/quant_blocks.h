@@ -120,6 +120,14 @@ typedef struct {
 } sb_act_q8_0;
 _Static_assert(sizeof(sb_act_q8_0) == 40, "act_q8_0 size");
 
+/* corr from the block's quant sum, in the wrapping arithmetic of the
+ * kernels' int32 lanes. Finite activations stay far from the limit (|sum| <=
+ * 32 * 127); non-finite ones (a hostile or broken model) give garbage quants
+ * whose product may not fit, and that must not be undefined behaviour. */
+static inline int32_t sb_act_corr(int offset, int32_t sum) {
+    return (int32_t)(0u - (uint32_t)offset * (uint32_t)sum);
+}
+
 /* A Q8_K activation block: ggml's block_q8_K content (qs, d, bsums) plus
  * what the packed K-quant kernels need precomputed per weight type:
  *   Q4_K, Q5_K: s32[j] = bsums[2j] + bsums[2j+1] (sums of the 8 sub-blocks

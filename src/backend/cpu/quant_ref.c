@@ -312,7 +312,7 @@ void sb_ref_act_q8_0(const float *x, sb_act_q8_0 *y, int64_t n, int offset) {
             y[b].qs[j] = (int8_t)q;
             sum += q;
         }
-        y[b].corr = -offset * sum;
+        y[b].corr = sb_act_corr(offset, sum);
     }
 }
 
