@@ -16,11 +16,11 @@
  *     Q5_K (Q4_K_M) / Q6_K (Q5_K_M);
  *   - everything else gets the file type's base type (Q8_0, Q4_0, Q4_K,
  *     Q5_K, Q6_K).
- * Fallback when a row is not a multiple of the chosen type's block: llama.cpp
- * uses Q5_0 / Q5_1 / Q8_0 for Q4_K / Q5_K / Q6_K and fails for Q4_0 / Q8_0;
- * Solebox's kernels have no Q5_0 / Q5_1, so every K-quant falls back to
- * Q8_0, and to F16 when the row is not even a multiple of 32 (Q4_0 / Q8_0
- * fall back to F16 directly). Fallbacks are counted in the report.
+ * Fallback when a row is not a multiple of the chosen type's block: as
+ * llama.cpp, Q5_0 / Q5_1 / Q8_0 for Q4_K / Q5_K / Q6_K (sb_type_for_row),
+ * and F16 when the row is not even a multiple of 32 (Q4_0 / Q8_0 fall back
+ * to F16 directly, where llama-quantize fails). Fallbacks are counted in the
+ * report.
  *
  * All metadata is copied; general.quantization_version = 2 and
  * general.file_type = the llama_ftype number are set. Blocks are produced by
