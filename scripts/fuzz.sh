@@ -7,7 +7,9 @@
 #   $BUILD/fuzz-corpus/TARGET   new inputs the fuzzer finds (kept between runs)
 #   tests/fuzz/corpus/TARGET    committed seeds
 #   per-target shared seeds     gguf: every *.gguf under ../shared/models;
-#                               template: every *.jinja under ../shared/golden/chat
+#                               template: every *.jinja under ../shared/golden/chat;
+#                               tokenize: the *.inp texts under ../shared/models/vocab
+#                               (whose *.gguf vocabularies the target loads itself)
 # A dictionary tests/fuzz/TARGET.dict is used when present. -max_len defaults
 # to $SB_FUZZ_MAX_LEN (65536). Crashes, leaks and timeouts are written under
 # $BUILD/fuzz-artifacts/TARGET/; the script prints the executions, exec/s,
@@ -60,6 +62,14 @@ case $target in
         ln -sf "$f" "$seeds/$(echo "${f#"$shared"/}" | tr / _)"
       done < <(find "$shared/golden/chat" -name '*.jinja' -print0)
     fi
+    ;;
+  tokenize)
+    if [ -d "$shared/models/vocab" ]; then
+      while IFS= read -r -d '' f; do
+        ln -sf "$f" "$seeds/$(echo "${f#"$shared"/}" | tr / _)"
+      done < <(find "$shared/models/vocab" -name '*.inp' -print0)
+    fi
+    export SOLEBOX_SHARED="$shared"
     ;;
 esac
 [ -n "$(ls -A "$seeds")" ] && corpora+=("$seeds")
