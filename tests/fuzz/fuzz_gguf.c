@@ -10,6 +10,8 @@
  * (sb_gguf_writer_set_value + add_tensor), re-read, and the two tables must
  * be equal. Any disagreement traps, so the fuzzer reports it.
  */
+#include "fuzz_check.h"
+
 #include "sb_alloc.h"
 #include "sb_gguf.h"
 #include "sb_gguf_writer.h"
@@ -17,17 +19,6 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-
-/* Keeps the compiler from dropping reads whose results are otherwise unused. */
-static volatile uint64_t g_sink;
-
-#define FUZZ_ASSERT(cond)                                                                                      \
-    do {                                                                                                       \
-        if (!(cond)) {                                                                                         \
-            fprintf(stderr, "fuzz_gguf: %s:%d: assertion failed: %s\n", __FILE__, __LINE__, #cond);          \
-            __builtin_trap();                                                                                  \
-        }                                                                                                      \
-    } while (0)
 
 static void touch_str(sb_str s) {
     FUZZ_ASSERT(s.len == 0 || s.ptr != NULL);

@@ -7,7 +7,7 @@
  * Each input is opened with sb_gguf_open_memory. If its metadata builds a
  * tokenizer, fixed strings (plain, multi-byte, invalid UTF-8, special-token
  * markup) are encoded, every id must lie in the vocabulary, and the ids are
- * decoded again, in one piece and as a stream. If the file then loads as a
+ * decoded again, in one piece and as a stream (fuzz_tokens.h). If the file then loads as a
  * model, it gets a KV cache of two 16-position pages and three tokens run
  * through one forward pass with every row an output; the logits table must
  * be vocabulary-wide and is read in full, and every row is sampled greedily
@@ -21,9 +21,10 @@
  * allocate (weights, packed copies, activations, logits) is bounded by its
  * own tensors, so inputs of a few megabytes stay fast.
  */
-#include "sb_alloc.h"
+#include "fuzz_check.h"
+#include "fuzz_tokens.h"
+
 #include "sb_backend.h"
-#include "sb_buf.h"
 #include "sb_cpu_backend.h"
 #include "sb_gguf.h"
 #include "sb_model.h"
@@ -34,58 +35,10 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Keeps the compiler from dropping reads whose results are otherwise unused. */
-static volatile uint64_t g_sink;
-
-#define FUZZ_ASSERT(cond)                                                                                      \
-    do {                                                                                                       \
-        if (!(cond)) {                                                                                         \
-            fprintf(stderr, "fuzz_model: %s:%d: assertion failed: %s\n", __FILE__, __LINE__, #cond);         \
-            __builtin_trap();                                                                                  \
-        }                                                                                                      \
-    } while (0)
-
 /* A refusal names its reason: the status is the error's code, with a message. */
 static void check_refusal(sb_status st, const sb_error *err) {
     FUZZ_ASSERT(st == err->code);
     FUZZ_ASSERT(err->msg[0] != '\0');
-}
-
-/* Encodes text, checks the ids, decodes them whole and as a stream. */
-static void tokenize_roundtrip(const sb_tokenizer *t, const char *text, size_t len, bool parse_special) {
-    const int32_t n_vocab = sb_tokenizer_n_vocab(t);
-    int32_t *ids = NULL;
-    size_t n = 0;
-    sb_error err;
-    sb_error_clear(&err);
-    sb_status st = sb_tokenize(t, text, len, true, parse_special, &ids, &n, &err);
-    if (st != SB_OK) {
-        check_refusal(st, &err);
-        FUZZ_ASSERT(ids == NULL || n == 0);
-        sb_free(ids);
-        return;
-    }
-    for (size_t i = 0; i < n; i++)
-        FUZZ_ASSERT(ids[i] >= 0 && ids[i] < n_vocab);
-    sb_buf out;
-    sb_buf_init(&out);
-    st = sb_detokenize(t, ids, n, false, parse_special, &out, &err);
-    if (st != SB_OK)
-        check_refusal(st, &err);
-    sb_buf_reset(&out);
-    sb_detok_stream *s = sb_detok_stream_create(t, parse_special);
-    if (s) {
-        for (size_t i = 0; i < n && st == SB_OK; i++)
-            st = sb_detok_stream_push(s, ids[i], &out, &err);
-        if (st == SB_OK)
-            st = sb_detok_stream_flush(s, &out, &err);
-        if (st != SB_OK)
-            check_refusal(st, &err);
-        sb_detok_stream_free(s);
-    }
-    g_sink += out.len;
-    sb_buf_free(&out);
-    sb_free(ids);
 }
 
 static void fuzz_tokenizer(const sb_gguf *g) {
@@ -107,8 +60,8 @@ static void fuzz_tokenizer(const sb_gguf *g) {
         "",
     };
     for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
-        tokenize_roundtrip(t, texts[i], strlen(texts[i]), false);
-        tokenize_roundtrip(t, texts[i], strlen(texts[i]), true);
+        fuzz_tokens_roundtrip(t, texts[i], strlen(texts[i]), true, false, false);
+        fuzz_tokens_roundtrip(t, texts[i], strlen(texts[i]), true, true, true);
     }
     const int32_t n_vocab = sb_tokenizer_n_vocab(t);
     char piece[64];

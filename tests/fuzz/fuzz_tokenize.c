@@ -17,11 +17,10 @@
  * emits is valid UTF-8. Any disagreement traps, so the fuzzer reports it.
  */
 #define _GNU_SOURCE
-#include "sb_alloc.h"
-#include "sb_buf.h"
+#include "fuzz_check.h"
+#include "fuzz_tokens.h"
+
 #include "sb_gguf.h"
-#include "sb_tokenizer.h"
-#include "sb_utf8.h"
 
 #include <dirent.h>
 #include <stdint.h>
@@ -35,14 +34,6 @@
 #ifndef SB_FUZZ_SEED_DIR
 #define SB_FUZZ_SEED_DIR "tests/fuzz/corpus/model"
 #endif
-
-#define FUZZ_ASSERT(cond)                                                                                      \
-    do {                                                                                                       \
-        if (!(cond)) {                                                                                         \
-            fprintf(stderr, "fuzz_tokenize: %s:%d: assertion failed: %s\n", __FILE__, __LINE__, #cond);      \
-            __builtin_trap();                                                                                  \
-        }                                                                                                      \
-    } while (0)
 
 #define MAX_VOCABS 32
 
@@ -101,42 +92,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 2)
         return 0;
     const sb_tokenizer *t = g_toks[data[0] % g_n_toks];
-    const bool add_special = data[1] & 1, parse_special = data[1] & 2, remove_special = data[1] & 4;
-    const char *text = (const char *)data + 2;
-    const size_t len = size - 2;
-    const int32_t n_vocab = sb_tokenizer_n_vocab(t);
-
-    int32_t *ids = NULL;
-    size_t n = 0;
-    sb_error err;
-    sb_error_clear(&err);
-    sb_status st = sb_tokenize(t, text, len, add_special, parse_special, &ids, &n, &err);
-    if (st != SB_OK) {
-        FUZZ_ASSERT(st == err.code && err.msg[0] != '\0');
-        sb_free(ids);
-        return 0;
-    }
-    for (size_t i = 0; i < n; i++)
-        FUZZ_ASSERT(ids[i] >= 0 && ids[i] < n_vocab);
-
-    sb_buf out;
-    sb_buf_init(&out);
-    st = sb_detokenize(t, ids, n, remove_special, parse_special, &out, &err);
-    FUZZ_ASSERT(st == SB_OK || (st == SB_ERR_NOMEM && err.msg[0] != '\0'));
-
-    sb_buf_reset(&out);
-    sb_detok_stream *s = sb_detok_stream_create(t, parse_special);
-    if (s) {
-        for (size_t i = 0; i < n && st == SB_OK; i++)
-            st = sb_detok_stream_push(s, ids[i], &out, &err);
-        if (st == SB_OK)
-            st = sb_detok_stream_flush(s, &out, &err);
-        FUZZ_ASSERT(st == SB_OK || (st == SB_ERR_NOMEM && err.msg[0] != '\0'));
-        if (st == SB_OK)
-            FUZZ_ASSERT(sb_utf8_valid(out.data, out.len));
-        sb_detok_stream_free(s);
-    }
-    sb_buf_free(&out);
-    sb_free(ids);
+    fuzz_tokens_roundtrip(t, (const char *)data + 2, size - 2, data[1] & 1, data[1] & 2, data[1] & 4);
     return 0;
 }
