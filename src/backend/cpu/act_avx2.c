@@ -45,7 +45,8 @@ void sb_act_q8_0_avx2(const float *x, sb_act_q8_0 *y, int64_t n, int offset) {
         for (int i = 0; i < 4; i++)
             q[i] = _mm256_cvtps_epi32(_mm256_mul_ps(v[i], id));
         _mm256_storeu_si256((__m256i *)y[b].qs, pack32(q[0], q[1], q[2], q[3]));
-        y[b].corr = sb_act_corr(offset, hsum8i(_mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3]))));
+        const __m256i sum = _mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3]));
+        y[b].corr = sb_act_corr(offset, hsum8i(sum));
     }
 }
 
