@@ -11,6 +11,7 @@
 #include "sb_time.h"
 
 #include <ctype.h>
+#include <math.h>
 #include <stdlib.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -137,6 +138,42 @@ typedef struct qrows {
     sb_error err;
 } qrows;
 
+/* The largest magnitude in the block of `block` values holding column c. */
+static float block_amax(const float *row, int64_t ne0, int64_t c, int64_t block) {
+    const int64_t b0 = c - c % block, b1 = b0 + block < ne0 ? b0 + block : ne0;
+    float m = 0.0f;
+    for (int64_t i = b0; i < b1; i++)
+        m = fabsf(row[i]) > m ? fabsf(row[i]) : m;
+    return m;
+}
+
+/* Quantizes one row (buf: its F32 values) into dst, refusing what
+ * llama-quantize refuses: a non-finite weight, and a result that
+ * ggml_validate_row_data rejects (values too large for the type's F16
+ * scales, or for F16 itself). Either would otherwise be written as a block
+ * that decodes to infinities or NaNs. */
+static sb_status quantize_row_checked(const qrows *q, int64_t r, const float *buf, void *dst, sb_error *err) {
+    const uint32_t type = q->pe->type;
+    int64_t bad = sb_cpu_row_first_invalid(SB_TYPE_F32, buf, q->ne0);
+    if (bad >= 0)
+        return sb_error_set(err, SB_ERR_FORMAT,
+                            "row %lld, column %lld holds %s: a weight must be finite to be quantized", (long long)r,
+                            (long long)bad, isnan(buf[bad]) ? "NaN" : "an infinity");
+    sb_status st = sb_cpu_quantize_row(type, buf, dst, q->ne0, err);
+    if (st != SB_OK)
+        return st;
+    bad = sb_cpu_row_first_invalid(type, dst, q->ne0);
+    if (bad >= 0) {
+        const int64_t block = (int64_t)block_of(type);
+        return sb_error_set(err, SB_ERR_RANGE,
+                            "row %lld, columns %lld..%lld: values up to %g in magnitude are too large for %s "
+                            "(its F16 scale or value overflows)",
+                            (long long)r, (long long)(bad - bad % block), (long long)(bad - bad % block + block - 1),
+                            (double)block_amax(buf, q->ne0, bad, block), sb_type_name(type));
+    }
+    return SB_OK;
+}
+
 /* Converts and quantizes rows [r0, r1) of one tensor. */
 static void *quantize_rows(void *arg) {
     qrows *q = arg;
@@ -149,7 +186,7 @@ static void *quantize_rows(void *arg) {
     uint8_t *dst = q->dst;
     for (int64_t r = q->r0; r < q->r1 && q->st == SB_OK; r++) {
         sb_cpu_dequantize_row(q->pe->src->type, src + (size_t)r * q->src_row, buf, q->ne0);
-        q->st = sb_cpu_quantize_row(q->pe->type, buf, dst + (size_t)r * q->dst_row, q->ne0, &q->err);
+        q->st = quantize_row_checked(q, r, buf, dst + (size_t)r * q->dst_row, &q->err);
     }
     sb_free(buf);
     return NULL;

@@ -26,6 +26,12 @@
  * general.file_type = the llama_ftype number are set. Blocks are produced by
  * sb_cpu_quantize_row (ggml's reference quantizers), rows split over
  * threads. The output file appears atomically (temporary file + rename).
+ *
+ * Refused, as llama-quantize refuses them (its output check,
+ * ggml_validate_row_data): a NaN or infinite weight in a tensor to be
+ * quantized (SB_ERR_FORMAT), and values too large for the chosen type, whose
+ * F16 scale (or F16 value) would overflow (SB_ERR_RANGE). The message names
+ * the tensor, the row and the column; no output file is left behind.
  */
 #ifndef SB_QUANTIZE_H
 #define SB_QUANTIZE_H
@@ -86,7 +92,8 @@ typedef struct sb_quantize_report {
 
 /* Quantizes in_path into out_path. Refuses (SB_ERR_UNSUPPORTED, naming the
  * tensor) input tensors that would need requantizing (already quantized),
- * and unknown file types (SB_ERR_INVALID_ARG). report may be NULL. */
+ * unknown file types (SB_ERR_INVALID_ARG), and the non-finite or too large
+ * weights above (SB_ERR_FORMAT, SB_ERR_RANGE). report may be NULL. */
 sb_status sb_quantize_file(const char *in_path, const char *out_path, const sb_quantize_opts *opts,
                            sb_quantize_report *report, sb_error *err);
 

@@ -8,6 +8,7 @@
 #include "sb_alloc.h"
 #include "sb_engine.h"
 #include "sb_file.h"
+#include "sb_gguf_writer.h"
 #include "sb_model.h"
 #include "sb_quantize.h"
 #include "sb_test.h"
@@ -335,8 +336,68 @@ static void test_refusals(void) {
         fclose(f);
 }
 
+/* Writes a GGUF holding one 64 x 4 F32 tensor, blk.0.attn_q.weight, with
+ * the values w; false on failure. */
+static bool write_one_tensor(const char *path, const float *w) {
+    sb_gguf_writer *g = sb_gguf_writer_create();
+    const int64_t ne[2] = {64, 4};
+    sb_error err;
+    bool ok = g && sb_gguf_writer_set_string(g, "general.architecture", "llama", 5, &err) == SB_OK &&
+              sb_gguf_writer_add_tensor(g, "blk.0.attn_q.weight", SB_TYPE_F32, 2, ne, w, NULL, &err) == SB_OK &&
+              sb_gguf_writer_write(g, path, NULL, NULL, NULL, NULL, &err) == SB_OK;
+    SB_CHECKF(ok, "writing %s: %s", path, g ? err.msg : "out of memory");
+    sb_gguf_writer_free(g);
+    return ok;
+}
+
+/* What llama-quantize refuses (its output fails ggml_validate_row_data) is
+ * refused with the tensor, row and column: a NaN or infinite weight, and
+ * values too large for the type's F16 scales. No output file is left. */
+static void test_non_finite(void) {
+    char in[1200], out[1200];
+    snprintf(in, sizeof in, "%s/non-finite-f32.gguf", sb_test_tmpdir());
+    snprintf(out, sizeof out, "%s/non-finite-q.gguf", sb_test_tmpdir());
+    float w[256];
+    for (int i = 0; i < 256; i++)
+        w[i] = (float)((i * 37) % 101 - 50) / 64.0f;
+    const struct {
+        int at;
+        float v;
+        const char *ftype;
+        sb_status want;
+        const char *msg;
+    } cases[] = {
+        {64 * 2 + 17, NAN, "Q8_0", SB_ERR_FORMAT, "row 2, column 17 holds NaN"},
+        {64 * 3 + 63, -INFINITY, "Q4_K_M", SB_ERR_FORMAT, "row 3, column 63 holds an infinity"},
+        {64 * 1 + 40, 1e7f, "Q8_0", SB_ERR_RANGE, "row 1, columns 32..63: values up to 1e+07"},
+        {5, 1e-39f, "Q4_0", SB_OK, NULL}, /* a denormal is finite: quantized */
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        float v[256];
+        memcpy(v, w, sizeof v);
+        v[cases[k].at] = cases[k].v;
+        if (!write_one_tensor(in, v))
+            return;
+        remove(out);
+        sb_quantize_opts o = {.ftype = (uint32_t)sb_quantize_ftype_from_name(cases[k].ftype), .n_threads = 2};
+        sb_error err = {0};
+        const sb_status st = sb_quantize_file(in, out, &o, NULL, &err);
+        SB_CHECKF(st == cases[k].want, "case %zu: status %d (%s)", k, (int)st, err.msg);
+        FILE *f = fopen(out, "rb");
+        SB_CHECKF((f != NULL) == (cases[k].want == SB_OK), "case %zu: output %s", k, f ? "present" : "absent");
+        if (f)
+            fclose(f);
+        if (cases[k].msg)
+            SB_CHECKF(strstr(err.msg, "blk.0.attn_q.weight") && strstr(err.msg, cases[k].msg), "case %zu: %s", k,
+                      err.msg);
+    }
+    remove(in);
+    remove(out);
+}
+
 int main(void) {
     SB_RUN(test_rules);
+    SB_RUN(test_non_finite); /* before the tests that need the shared data */
     SB_RUN(test_round_trip);
     SB_RUN(test_round_trip_substitutes);
     SB_RUN(test_refusals);

@@ -351,6 +351,10 @@ void sb_cpu_dequantize_row(uint32_t type, const void *src, float *dst, int64_t n
     }
 }
 
+int64_t sb_cpu_row_first_invalid(uint32_t type, const void *row, int64_t n) {
+    return sb_ref_first_invalid(type, row, n);
+}
+
 sb_status sb_cpu_quantize_row(uint32_t type, const float *src, void *dst, int64_t n, sb_error *err) {
     const sb_type_traits *tr = sb_type_traits_of(type);
     if (!tr)

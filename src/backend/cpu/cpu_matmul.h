@@ -158,6 +158,11 @@ void sb_cpu_dequantize_row(uint32_t type, const void *src, float *dst, int64_t n
  * Q4_0, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K. */
 sb_status sb_cpu_quantize_row(uint32_t type, const float *src, void *dst, int64_t n, sb_error *err);
 
+/* The first element of a row of `type` (n elements, a block multiple) that
+ * llama.cpp's ggml_validate_row_data rejects (a non-finite value, or a block
+ * with a non-finite F16 scale), or -1 (see sb_ref_first_invalid). */
+int64_t sb_cpu_row_first_invalid(uint32_t type, const void *row, int64_t n);
+
 /* The instruction sets this process may use, and the one in use. */
 typedef enum sb_cpu_isa {
     SB_ISA_SCALAR = 0,

@@ -10,6 +10,7 @@
 #include "sb_tensor_type.h"
 
 #include <math.h>
+#include <stddef.h>
 
 /* ---- dequantization ---- */
 
@@ -177,8 +178,8 @@ void sb_ref_quant_q4_0(const float *x, sb_block_q4_0 *y, int64_t n) {
         const float id = d != 0.0f ? 1.0f / d : 0.0f;
         y[b].d = sb_f32_to_fp16(d);
         for (int j = 0; j < SB_QK4_0 / 2; j++) {
-            int q0 = (int8_t)(x[j] * id + 8.5f);
-            int q1 = (int8_t)(x[j + SB_QK4_0 / 2] * id + 8.5f);
+            int q0 = (int8_t)sb_trunc_i32(x[j] * id + 8.5f);
+            int q1 = (int8_t)sb_trunc_i32(x[j + SB_QK4_0 / 2] * id + 8.5f);
             q0 = q0 < 15 ? q0 : 15;
             q1 = q1 < 15 ? q1 : 15;
             y[b].qs[j] = (uint8_t)(q0 | (q1 << 4));
@@ -208,8 +209,8 @@ void sb_ref_quant_q5_0(const float *x, sb_block_q5_0 *y, int64_t n) {
         y[b].d = sb_f32_to_fp16(d);
         uint32_t qh = 0;
         for (int j = 0; j < SB_QK4_0 / 2; j++) {
-            int q0 = (int8_t)(x[j] * id + 16.5f);
-            int q1 = (int8_t)(x[j + SB_QK4_0 / 2] * id + 16.5f);
+            int q0 = (int8_t)sb_trunc_i32(x[j] * id + 16.5f);
+            int q1 = (int8_t)sb_trunc_i32(x[j + SB_QK4_0 / 2] * id + 16.5f);
             q5_put(y[b].qs, &qh, j, q0 < 31 ? q0 : 31, q1 < 31 ? q1 : 31);
         }
         q5_put_qh(y[b].qh, qh);
@@ -231,8 +232,8 @@ void sb_ref_quant_q5_1(const float *x, sb_block_q5_1 *y, int64_t n) {
         y[b].m = sb_f32_to_fp16(min);
         uint32_t qh = 0;
         for (int j = 0; j < SB_QK4_0 / 2; j++) {
-            const int q0 = (uint8_t)((x[j] - min) * id + 0.5f);
-            const int q1 = (uint8_t)((x[j + SB_QK4_0 / 2] - min) * id + 0.5f);
+            const int q0 = (uint8_t)sb_trunc_i32((x[j] - min) * id + 0.5f);
+            const int q1 = (uint8_t)sb_trunc_i32((x[j + SB_QK4_0 / 2] - min) * id + 0.5f);
             q5_put(y[b].qs, &qh, j, q0, q1);
         }
         q5_put_qh(y[b].qh, qh);
@@ -249,7 +250,7 @@ void sb_ref_quant_q8_0(const float *x, sb_block_q8_0 *y, int64_t n) {
         const float id = d != 0.0f ? 1.0f / d : 0.0f;
         y[b].d = sb_f32_to_fp16(d);
         for (int j = 0; j < SB_QK8_0; j++)
-            y[b].qs[j] = (int8_t)roundf(x[j] * id);
+            y[b].qs[j] = (int8_t)sb_trunc_i32(roundf(x[j] * id));
     }
 }
 
@@ -291,6 +292,77 @@ void sb_ref_quant_f16(const float *x, uint16_t *y, int64_t n) {
 void sb_ref_quant_bf16(const float *x, uint16_t *y, int64_t n) {
     for (int64_t i = 0; i < n; i++)
         y[i] = sb_f32_to_bf16(x[i]);
+}
+
+/* ---- validation ---- */
+
+static inline bool fp16_finite(uint16_t h) { return (h & 0x7C00) != 0x7C00; }
+static inline bool bf16_finite(uint16_t h) { return (h & 0x7F80) != 0x7F80; }
+
+/* First block b < nb of blocks of `size` bytes whose F16 fields at byte
+ * offsets off0 (and off1, if >= 0) are not both finite, times bs; or -1. */
+static int64_t first_bad_block(const uint8_t *row, int64_t nb, size_t size, size_t off0, long off1, int64_t bs) {
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *p = row + (size_t)b * size;
+        uint16_t h0, h1 = 0;
+        memcpy(&h0, p + off0, sizeof h0);
+        if (off1 >= 0)
+            memcpy(&h1, p + off1, sizeof h1);
+        if (!fp16_finite(h0) || !fp16_finite(h1))
+            return b * bs;
+    }
+    return -1;
+}
+
+int64_t sb_ref_first_invalid(uint32_t type, const void *row, int64_t n) {
+    const uint8_t *p = row;
+    switch (type) {
+    case SB_TYPE_F32:
+        for (int64_t i = 0; i < n; i++) {
+            float v;
+            memcpy(&v, p + 4 * i, sizeof v);
+            if (!isfinite(v))
+                return i;
+        }
+        return -1;
+    case SB_TYPE_F16:
+    case SB_TYPE_BF16:
+        for (int64_t i = 0; i < n; i++) {
+            uint16_t h;
+            memcpy(&h, p + 2 * i, sizeof h);
+            if (type == SB_TYPE_F16 ? !fp16_finite(h) : !bf16_finite(h))
+                return i;
+        }
+        return -1;
+#define BLOCKS(T, QK, F0, F1) first_bad_block(p, n / (QK), sizeof(T), offsetof(T, F0), F1, QK)
+    case SB_TYPE_Q4_0:
+        return BLOCKS(sb_block_q4_0, SB_QK4_0, d, -1);
+    case SB_TYPE_Q8_0:
+        return BLOCKS(sb_block_q8_0, SB_QK8_0, d, -1);
+    case SB_TYPE_Q5_0:
+        return BLOCKS(sb_block_q5_0, SB_QK4_0, d, -1);
+    case SB_TYPE_Q4_1:
+        return BLOCKS(sb_block_q4_1, SB_QK4_0, d, (long)offsetof(sb_block_q4_1, m));
+    case SB_TYPE_Q5_1:
+        return BLOCKS(sb_block_q5_1, SB_QK4_0, d, (long)offsetof(sb_block_q5_1, m));
+    case SB_TYPE_Q4_K:
+        return BLOCKS(sb_block_q4_K, SB_QK_K, d, (long)offsetof(sb_block_q4_K, dmin));
+    case SB_TYPE_Q5_K:
+        return BLOCKS(sb_block_q5_K, SB_QK_K, d, (long)offsetof(sb_block_q5_K, dmin));
+    case SB_TYPE_Q6_K:
+        return BLOCKS(sb_block_q6_K, SB_QK_K, d, -1);
+#undef BLOCKS
+    case SB_TYPE_Q8_K:
+        for (int64_t b = 0; b < n / SB_QK_K; b++) {
+            float d;
+            memcpy(&d, p + (size_t)b * sizeof(sb_block_q8_K) + offsetof(sb_block_q8_K, d), sizeof d);
+            if (!isfinite(d))
+                return b * SB_QK_K;
+        }
+        return -1;
+    default:
+        return -1;
+    }
 }
 
 /* ---- activation quantizers ---- */

@@ -25,6 +25,19 @@ static inline int sb_nearest_int(float v) {
     return (i & 0x007fffff) - 0x00400000;
 }
 
+/* What x86's cvttss2si makes of v: v truncated toward zero, or INT32_MIN
+ * when v is NaN or outside int32's range. ggml's simple quantizers convert
+ * with C casts ((int8_t)(x * id + 8.5f)), which compile to this on x86,
+ * where llama-quantize's files are made; but in C such a cast of a NaN or of
+ * an out-of-range value is undefined. A NaN weight, or a denormal block
+ * maximum whose inverse overflows to infinity (0 * inf = NaN), reaches it.
+ * Callers narrow the result to 8 bits as the x86 code does (the low byte). */
+static inline int32_t sb_trunc_i32(float v) {
+    if (!(v >= -2147483648.0f && v < 2147483648.0f))
+        return INT32_MIN;
+    return (int32_t)v;
+}
+
 /* The 6-bit scale and min of sub-block j of a Q4_K/Q5_K block. */
 static inline void sb_q4k_scale_min(int j, const uint8_t *q, uint8_t *d, uint8_t *m) {
     if (j < 4) {
@@ -63,6 +76,15 @@ void sb_ref_quant_q6_K(const float *x, sb_block_q6_K *y, int64_t n);
 void sb_ref_quant_q8_K(const float *x, sb_block_q8_K *y, int64_t n);
 void sb_ref_quant_f16(const float *x, uint16_t *y, int64_t n);
 void sb_ref_quant_bf16(const float *x, uint16_t *y, int64_t n);
+
+/* The first element of a row of `type` (n elements, a block multiple) that
+ * ggml_validate_row_data would reject: for F32, F16 and BF16 the first
+ * non-finite value; for the block types the first element of the first
+ * block whose F16 scale (d, and dmin or m where the type has one) is
+ * infinite or NaN (Q8_K's F32 d likewise). -1 when the row is valid or the
+ * type is not one of these. llama-quantize checks its output this way and
+ * fails on such a row; `solebox quantize` does the same. */
+int64_t sb_ref_first_invalid(uint32_t type, const void *row, int64_t n);
 
 /* ---- activation quantizers: what ggml's CPU matmul does to the F32
  * activations before the dot product (its x86 SIMD rounding). Blocks are

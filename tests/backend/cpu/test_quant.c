@@ -9,6 +9,7 @@
 #include "mm_test_util.h"
 #include "sb_test.h"
 
+#include <math.h>
 #include <stdio.h>
 
 static void test_block_sizes(void) {
@@ -95,6 +96,54 @@ static void test_quant_zero_hand(void) {
             nz += b[j] != 0;
         SB_CHECKF(nz == 0, "%s: zero input gives %d non-zero bytes", sb_type_name(zt[i]), nz);
     }
+}
+
+/* Degenerate inputs give x86's bytes, with no undefined float-to-int
+ * conversion (the sanitizer builds trap on one): a NaN element quantizes
+ * to 0 as cvttss2si's INT32_MIN narrowed to a byte does; a denormal block
+ * maximum, whose inverse overflows, gives a zero block. And the validator
+ * finds what ggml_validate_row_data rejects. */
+static void test_quant_degenerate(void) {
+    SB_CHECK(sb_trunc_i32(2.9f) == 2 && sb_trunc_i32(-2.9f) == -2);
+    SB_CHECK(sb_trunc_i32(NAN) == INT32_MIN && sb_trunc_i32(INFINITY) == INT32_MIN);
+    SB_CHECK(sb_trunc_i32(-INFINITY) == INT32_MIN && sb_trunc_i32(3e9f) == INT32_MIN);
+    SB_CHECK(sb_trunc_i32(2147483520.0f) == 2147483520 && sb_trunc_i32(-2147483648.0f) == INT32_MIN);
+
+    float x[32] = {127.0f, -64.0f, 1.0f, NAN};
+    sb_block_q8_0 b8;
+    SB_CHECK(sb_cpu_quantize_row(SB_TYPE_Q8_0, x, &b8, 32, NULL) == SB_OK);
+    SB_CHECK(b8.d == 0x3C00 && b8.qs[0] == 127 && b8.qs[1] == -64 && b8.qs[2] == 1 && b8.qs[3] == 0);
+    SB_CHECK(sb_cpu_row_first_invalid(SB_TYPE_Q8_0, &b8, 32) == -1);
+
+    float den[32] = {1e-39f}; /* d = max / -8 is a nonzero denormal: 1 / d = -inf */
+    sb_block_q4_0 b4;
+    SB_CHECK(sb_cpu_quantize_row(SB_TYPE_Q4_0, den, &b4, 32, NULL) == SB_OK);
+    SB_CHECK(b4.d == 0x8000);
+    for (int j = 0; j < 16; j++)
+        SB_CHECK(b4.qs[j] == 0);
+    float y[32];
+    sb_cpu_dequantize_row(SB_TYPE_Q4_0, &b4, y, 32);
+    for (int j = 0; j < 32; j++)
+        SB_CHECK(y[j] == 0.0f);
+
+    float inf[32] = {INFINITY};
+    sb_block_q5_1 b51;
+    SB_CHECK(sb_cpu_quantize_row(SB_TYPE_Q5_1, inf, &b51, 32, NULL) == SB_OK);
+    SB_CHECK(sb_cpu_row_first_invalid(SB_TYPE_Q5_1, &b51, 32) == 0);
+    sb_block_q8_0 two[2];
+    SB_CHECK(sb_cpu_quantize_row(SB_TYPE_Q8_0, (float[64]){[40] = 1e7f}, two, 64, NULL) == SB_OK);
+    SB_CHECK(sb_cpu_row_first_invalid(SB_TYPE_Q8_0, two, 64) == 32); /* d = 1e7 / 127 overflows F16 */
+
+    float f[8] = {1, 2, 3, 4, 5, 6, 7, -INFINITY};
+    SB_CHECK(sb_cpu_row_first_invalid(SB_TYPE_F32, f, 8) == 7);
+    const uint16_t h[4] = {0x3C00, 0x0001, 0xFC00, 0x7E00}, bh[4] = {0x3F80, 0x7FC0, 0, 0};
+    SB_CHECK(sb_cpu_row_first_invalid(SB_TYPE_F16, h, 4) == 2);
+    SB_CHECK(sb_cpu_row_first_invalid(SB_TYPE_BF16, bh, 4) == 1);
+    sb_block_q4_K k[2];
+    memset(k, 0, sizeof k);
+    SB_CHECK(sb_cpu_row_first_invalid(SB_TYPE_Q4_K, k, 512) == -1);
+    k[1].dmin = 0x7E00;
+    SB_CHECK(sb_cpu_row_first_invalid(SB_TYPE_Q4_K, k, 512) == 256);
 }
 
 /* Q4_1, Q5_0 and Q5_1 blocks built by hand decode to the values their
@@ -286,6 +335,7 @@ int main(void) {
     SB_RUN(test_quant_q8_0_hand);
     SB_RUN(test_quant_q4_0_hand);
     SB_RUN(test_quant_zero_hand);
+    SB_RUN(test_quant_degenerate);
     SB_RUN(test_legacy_blocks_hand);
     SB_RUN(test_quant_q6_K_exact_grid);
     SB_RUN(test_roundtrip_error);
