@@ -201,6 +201,27 @@ static void test_quantize_cli(void) {
         SB_CHECK_EQ_INT(sh(args), 1);
         SB_CHECK(err_has("requantiz"));
     }
+    /* a NaN weight: refused with the tensor and where, no output file */
+    char nan_in[1200];
+    snprintf(nan_in, sizeof nan_in, "%s/nan-f32.gguf", sb_test_tmpdir());
+    float w[64 * 2];
+    for (int i = 0; i < 128; i++)
+        w[i] = (float)(i % 9) - 4.0f;
+    w[64 + 3] = __builtin_nanf("");
+    const int64_t ne[2] = {64, 2};
+    sb_gguf_writer *g = sb_gguf_writer_create();
+    SB_CHECK(g && sb_gguf_writer_add_tensor(g, "blk.0.ffn_up.weight", SB_TYPE_F32, 2, ne, w, NULL, NULL) == SB_OK &&
+             sb_gguf_writer_write(g, nan_in, NULL, NULL, NULL, NULL, NULL) == SB_OK);
+    sb_gguf_writer_free(g);
+    remove(out);
+    snprintf(args, sizeof args, "quantize '%s' '%s' q8_0", nan_in, out);
+    SB_CHECK_EQ_INT(sh(args), 1);
+    SB_CHECK(err_has("'blk.0.ffn_up.weight': row 1, column 3 holds NaN"));
+    FILE *f = fopen(out, "rb");
+    SB_CHECK(f == NULL);
+    if (f)
+        fclose(f);
+    remove(nan_in);
 }
 
 int main(void) {
