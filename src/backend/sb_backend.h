@@ -228,7 +228,9 @@ typedef struct sb_backend_ops {
     void (*scale)(sb_backend *b, const sb_tensor *x, float s, sb_tensor *y, int n);
 
     /* Sampling: applies prep to logits row `row` and returns the k highest
-     * (id, logit) pairs in descending logit order (ties: lower id first). */
+     * (id, logit) pairs in descending logit order (ties: lower id first).
+     * NaN logits rank after every number, -inf included, and come back as
+     * NaN: a NaN first candidate means the whole row is NaN. */
     sb_status (*topk)(sb_backend *b, const sb_tensor *logits, int row, const sb_sample_prep *prep, int k,
                       sb_candidate *out, int *n_out);
 

@@ -323,6 +323,11 @@ sb_status sb_sampler_sample(sb_sampler *s, sb_backend *b, const sb_tensor *logit
         return sb_error_set(err, st, "sampler: selecting candidates from logits row %d failed", row);
     if (n < 1)
         return sb_error_set(err, SB_ERR_INTERNAL, "sampler: the backend returned no candidate");
+    /* NaN ranks last, so a NaN best candidate means the whole row is NaN:
+     * there is nothing to sample, and picking an id would stream garbage. */
+    if (isnan(s->cand[0].logit))
+        return sb_error_set(err, SB_ERR_FORMAT,
+                            "every logit is NaN: the model's weights or activations hold non-finite values");
     int pick = 0;
     if (s->p.temperature > 0.0f && n > 1) {
         double u = sb_rng_uniform(&s->rng);

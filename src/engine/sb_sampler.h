@@ -112,7 +112,9 @@ typedef struct sb_sample_result {
 } sb_sample_result;
 
 /* Samples from logits row `row` of the backend tensor `logits` ([rows][n_vocab]).
- * Does not accept the token (call sb_sampler_accept). */
+ * Does not accept the token (call sb_sampler_accept). NaN logits are never
+ * picked; a row that is NaN throughout (a model with non-finite weights)
+ * fails with SB_ERR_FORMAT, as there is nothing to sample. */
 sb_status sb_sampler_sample(sb_sampler *s, sb_backend *b, const sb_tensor *logits, int row, sb_sample_result *out,
                             sb_error *err);
 

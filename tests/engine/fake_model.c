@@ -49,8 +49,11 @@ typedef struct cand_sort {
     float v;
 } cand_sort;
 
+/* Higher logit first, then lower id; NaN after every number (the topk contract). */
 static int cmp_cand(const void *a, const void *b) {
     const cand_sort *x = a, *y = b;
+    if (isnan(x->v) != isnan(y->v))
+        return isnan(x->v) ? 1 : -1;
     if (x->v > y->v)
         return -1;
     if (x->v < y->v)
@@ -69,7 +72,7 @@ static sb_status fake_topk(sb_backend *b, const sb_tensor *logits, int row, cons
         return SB_ERR_RANGE;
     for (int i = 0; i < nv; i++) {
         c[i].id = i;
-        c[i].v = isnan(src[i]) ? -INFINITY : src[i];
+        c[i].v = src[i];
     }
     if (prep) {
         for (int i = 0; i < prep->n_bias; i++)

@@ -121,6 +121,38 @@ static void test_all_inf_but_one(void) {
     fixture_free(&f);
 }
 
+/* NaN logits (a model with non-finite weights) are never picked; a row
+ * that is NaN throughout cannot be sampled and says so. */
+static void test_nan_logits(void) {
+    float v[4] = {NAN, 1.0f, NAN, 0.5f};
+    row_fixture f;
+    fixture_init(&f, v, 4, NAN);
+    sb_sampling_params p = plain(0.0f);
+    sb_sampler *s = make(&p);
+    SB_CHECK_EQ_INT(draw(s, &f), 1);
+    sb_sampler_free(s);
+    p = plain(1.0f);
+    s = make(&p);
+    for (int i = 0; i < 100; i++) {
+        const int32_t t = draw(s, &f);
+        SB_CHECKF(t == 1 || t == 3, "drew token %d, whose logit is NaN", t);
+    }
+    sb_sampler_free(s);
+    for (int i = 0; i < NV; i++)
+        f.row[i] = NAN;
+    const float temps[2] = {0.0f, 0.8f};
+    for (int k = 0; k < 2; k++) {
+        p = plain(temps[k]);
+        s = make(&p);
+        sb_sample_result r;
+        sb_error err;
+        SB_CHECK(sb_sampler_sample(s, &f.m->base, &f.t, 0, &r, &err) == SB_ERR_FORMAT);
+        SB_CHECKF(strstr(err.msg, "NaN") != NULL, "message: %s", err.msg);
+        sb_sampler_free(s);
+    }
+    fixture_free(&f);
+}
+
 /* Frequencies of n draws compared with expected probabilities. */
 static void check_distribution(const sb_sampling_params *p, const float *logits, int nl, const double *expect, int n,
                                double tol) {
@@ -374,6 +406,7 @@ static void test_alloc_failures(void) {
 int main(void) {
     SB_RUN(test_greedy_and_ties);
     SB_RUN(test_all_inf_but_one);
+    SB_RUN(test_nan_logits);
     SB_RUN(test_distributions);
     SB_RUN(test_candidates_direct);
     SB_RUN(test_penalties);
