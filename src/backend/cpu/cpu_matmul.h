@@ -153,9 +153,10 @@ bool sb_cpu_dequantize_supports(uint32_t type);
 void sb_cpu_dequantize_row(uint32_t type, const void *src, float *dst, int64_t n);
 
 /* Quantizes n F32 elements (a block multiple) into `type`'s GGUF block
- * layout, the way the reference quantizer does (used by `solebox quantize`
- * and by quantized KV caches). Supports at least F32, F16, BF16, Q8_0,
- * Q4_0, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K. */
+ * layout, the way the reference quantizer does (used by `solebox quantize`).
+ * Supports at least F32, F16, BF16, Q8_0, Q4_0, Q5_0, Q5_1, Q4_K, Q5_K,
+ * Q6_K. Defined for every input value; non-finite or huge values give
+ * blocks that sb_cpu_row_first_invalid reports. */
 sb_status sb_cpu_quantize_row(uint32_t type, const float *src, void *dst, int64_t n, sb_error *err);
 
 /* The first element of a row of `type` (n elements, a block multiple) that
