@@ -141,14 +141,7 @@ static void fuzz_forward(sb_gguf *g) {
         const sb_tensor *lg = sb_model_logits(m);
         FUZZ_ASSERT(lg != NULL && lg->data != NULL);
         FUZZ_ASSERT(lg->ne[0] == hp->n_vocab && lg->ne[1] >= 3);
-        const float *l = lg->data;
-        uint32_t bits = 0;
-        for (int64_t i = 0; i < 3 * (int64_t)hp->n_vocab; i++) {
-            uint32_t u;
-            memcpy(&u, &l[i], 4);
-            bits ^= u;
-        }
-        g_sink += bits;
+        fuzz_sink_floats(lg->data, 3 * (size_t)hp->n_vocab);
         sample_rows(be, lg, 3, hp->n_vocab, ids);
     } else {
         fuzz_check_refusal(st, &err);
