@@ -340,8 +340,8 @@ static void model_costs(const sb_engine *e, const bench_args *a, bench_result *r
     const sb_model_hparams *hp = sb_engine_hparams(e);
     uint64_t emb = embedding_bytes(e);
     r->weight_bytes_per_token = hp->weight_bytes - (hp->tied_output ? 0 : emb);
-    /* the matmul weights as the backend holds them where it says: a type it
-     * converts at load (Q5_0 read as Q8_0, ...) streams more than the file holds */
+    /* the matmul weights as the backend holds them where it says: a backend
+     * that converts a type at load streams more than the file holds */
     sb_backend *b = sb_engine_backend(e);
     sb_backend_stats s;
     b->ops->stats(b, &s);

@@ -303,17 +303,17 @@ static void cpu_stats(sb_backend *b, sb_backend_stats *out) {
     out->kv_bytes = cb->kv_bytes;
 }
 
-/* weight_reserve: one arena for the copies of the matmul weights to come:
- * each type's bytes as the kernels hold it (sb_cpu_matmul_bytes: Q5_0 as
- * Q8_0, ...), plus slack for row and pair padding (a few percent; only
- * what is used is ever touched). */
+/* weight_reserve: one arena for the copies of the matmul weights to come
+ * (the kernels hold every type in as many bytes as the file), plus slack
+ * for row and pair padding (a few percent; only what is used is ever
+ * touched). */
 static sb_status cpu_weight_reserve(sb_backend *b, const uint64_t *bytes_by_type, sb_error *err) {
     cpu_backend *cb = cpu_of(b);
     if (!cb->repack || cb->arena.base)
         return SB_OK;
     uint64_t matmul_bytes = 0;
     for (uint32_t t = 0; t < SB_TYPE_COUNT; t++) {
-        const uint64_t held = sb_cpu_matmul_bytes(t, bytes_by_type[t]);
+        const uint64_t held = bytes_by_type[t];
         if (held > (uint64_t)SIZE_MAX / 4 || matmul_bytes > (uint64_t)SIZE_MAX / 4 - held)
             return sb_error_set(err, SB_ERR_LIMIT, "weights of more than %llu bytes are too large",
                                 (unsigned long long)(SIZE_MAX / 4));

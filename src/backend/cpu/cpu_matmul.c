@@ -16,29 +16,9 @@
 #include <string.h>
 #include <sys/mman.h>
 
-/* Every weight type the CPU dequantizes is also multiplied (Q4_1, Q5_0
- * and Q5_1 after conversion at load, see kernel_type), except Q8_K: only
- * an activation format. */
+/* Every weight type the CPU dequantizes is also multiplied, except Q8_K:
+ * only an activation format. */
 bool sb_cpu_matmul_supports(uint32_t type) { return type != SB_TYPE_Q8_K && sb_cpu_dequantize_supports(type); }
-
-/* The type the kernels read a weight type as. llama-quantize writes Q5_0
- * and Q5_1 (Q4_K_M / Q5_K_M files of models whose rows are not a multiple
- * of 256, e.g. Qwen2.5-0.5B) and some files use Q4_1; they are converted
- * at load rather than given kernels of their own. Q5_0 becomes Q8_0 with
- * the same values (d, q - 16): exact, and the same integer dot products as
- * ggml's Q5_0 x Q8_0. Q4_1 and Q5_1 (d * q + m) become F16 rows: their
- * values to F16's precision, 2 bytes a weight instead of 0.625 / 0.75. */
-static uint32_t kernel_type(uint32_t type) {
-    switch (type) {
-    case SB_TYPE_Q5_0:
-        return SB_TYPE_Q8_0;
-    case SB_TYPE_Q4_1:
-    case SB_TYPE_Q5_1:
-        return SB_TYPE_F16;
-    default:
-        return type;
-    }
-}
 
 /* F32/F16/BF16 weights at least this large are copied at load (repack). */
 #define SB_DENSE_COPY_MIN ((uint64_t)4 << 20)
@@ -114,57 +94,6 @@ sb_status sb_cpu_weight_init(sb_cpu_weight *w, uint32_t type, int64_t rows, int6
     return sb_cpu_weight_init_in(w, type, rows, cols, data, repack, NULL, err);
 }
 
-uint64_t sb_cpu_matmul_bytes(uint32_t type, uint64_t gguf_bytes) {
-    const uint32_t kt = kernel_type(type);
-    const sb_type_traits *from = sb_type_traits_of(type), *to = sb_type_traits_of(kt);
-    if (kt == type || !from || !to || from->type_size == 0)
-        return gguf_bytes;
-    /* bytes per `from` block, as `to` holds its block_size values */
-    const uint64_t held_per_block = (uint64_t)to->type_size * (from->block_size / to->block_size);
-    return gguf_bytes / from->type_size * held_per_block;
-}
-
-/* Converts rows x cols of `type` at data into kernel type kt (kernel_type)
- * in a buffer of its own, then prepares w from that: packed into the arena
- * (the buffer is freed) or, where w would borrow rows, owning the buffer.
- * Sizes were checked by the caller. */
-static sb_status init_converted(sb_cpu_weight *w, uint32_t type, uint32_t kt, int64_t rows, int64_t cols,
-                                const void *data, bool repack, sb_cpu_arena *arena, sb_error *err) {
-    uint64_t src_row = 0, dst_row = 0, total = 0;
-    if (!sb_type_row_size(type, (uint64_t)cols, &src_row) || !sb_type_row_size(kt, (uint64_t)cols, &dst_row) ||
-        !sb_mul_u64(dst_row, (uint64_t)rows, &total) || total > (uint64_t)SIZE_MAX / 2)
-        return sb_error_set(err, SB_ERR_LIMIT, "matmul: %s weight of %lld x %lld is too large", sb_type_name(type),
-                            (long long)rows, (long long)cols);
-    uint8_t *conv = sb_aligned_alloc(64, (size_t)total);
-    float *row = kt == SB_TYPE_F16 ? sb_malloc((size_t)cols * sizeof(float)) : NULL;
-    if (!conv || (kt == SB_TYPE_F16 && !row)) {
-        sb_aligned_free(conv);
-        sb_free(row);
-        return sb_error_set(err, SB_ERR_NOMEM, "matmul: out of memory converting a %lld x %lld %s weight to %s",
-                            (long long)rows, (long long)cols, sb_type_name(type), sb_type_name(kt));
-    }
-    for (int64_t r = 0; r < rows; r++) {
-        const uint8_t *src = (const uint8_t *)data + (size_t)r * (size_t)src_row;
-        uint8_t *dst = conv + (size_t)r * (size_t)dst_row;
-        if (kt == SB_TYPE_Q8_0) {
-            sb_ref_q5_0_to_q8_0((const sb_block_q5_0 *)src, (sb_block_q8_0 *)dst, cols);
-        } else {
-            sb_cpu_dequantize_row(type, src, row, cols);
-            sb_ref_quant_f16(row, (uint16_t *)dst, cols);
-        }
-    }
-    sb_free(row);
-    sb_status st = sb_cpu_weight_init_in(w, kt, rows, cols, conv, repack, arena, err);
-    if (st != SB_OK || w->packed != NULL) {
-        sb_aligned_free(conv);
-        return st;
-    }
-    w->packed = conv; /* it borrowed the converted rows: they are its own now */
-    w->packed_bytes = (size_t)total;
-    w->in_arena = false;
-    return SB_OK;
-}
-
 sb_status sb_cpu_weight_init_in(sb_cpu_weight *w, uint32_t type, int64_t rows, int64_t cols, const void *data,
                                 bool repack, sb_cpu_arena *arena, sb_error *err) {
     memset(w, 0, sizeof *w);
@@ -183,8 +112,6 @@ sb_status sb_cpu_weight_init_in(sb_cpu_weight *w, uint32_t type, int64_t rows, i
                             (long long)rows, (long long)cols);
     if (!data)
         return sb_error_set(err, SB_ERR_INVALID_ARG, "matmul: weight data is NULL");
-    if (kernel_type(type) != type)
-        return init_converted(w, type, kernel_type(type), rows, cols, data, repack, arena, err);
     w->type = type;
     w->rows = rows;
     w->cols = cols;
@@ -377,6 +304,9 @@ sb_status sb_cpu_quantize_row(uint32_t type, const float *src, void *dst, int64_
         return SB_OK;
     case SB_TYPE_Q4_0:
         sb_ref_quant_q4_0(src, dst, n);
+        return SB_OK;
+    case SB_TYPE_Q4_1:
+        sb_ref_quant_q4_1(src, dst, n);
         return SB_OK;
     case SB_TYPE_Q5_0:
         sb_ref_quant_q5_0(src, dst, n);

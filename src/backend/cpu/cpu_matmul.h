@@ -67,10 +67,6 @@ void sb_cpu_arena_free(sb_cpu_arena *a);
 
 /* True if matmul supports weights of this type. */
 bool sb_cpu_matmul_supports(uint32_t type);
-/* The bytes weights of `type` taking gguf_bytes in a file take as the
- * kernels hold them (more for the types converted at load), before
- * padding; gguf_bytes for the others. */
-uint64_t sb_cpu_matmul_bytes(uint32_t type, uint64_t gguf_bytes);
 
 /* Prepares w from GGUF-layout bytes `data` (rows * row_bytes). With repack,
  * the kernels copy the data into their own memory (w->packed) and stop
@@ -78,11 +74,8 @@ uint64_t sb_cpu_matmul_bytes(uint32_t type, uint64_t gguf_bytes);
  * mm_kernels.h, F32/F16/BF16 weights of 4 MiB or more as the same rows
  * (smaller ones stay borrowed: w->packed == NULL); either way in memory
  * backed by transparent huge pages where the OS allows (decode reads every
- * weight byte per token). Q4_1, Q5_0 and Q5_1 weights are converted, with
- * or without repack, into an owned copy of another type (w->type says
- * which: Q8_0 for Q5_0, F16 for the others; see kernel_type in
- * cpu_matmul.c). Errors: unsupported type, cols not a block multiple,
- * out of memory. */
+ * weight byte per token). Errors: unsupported type, cols not a block
+ * multiple, out of memory. */
 sb_status sb_cpu_weight_init(sb_cpu_weight *w, uint32_t type, int64_t rows, int64_t cols, const void *data, bool repack,
                              sb_error *err);
 /* The same, placing the copy in `arena` when it has room (arena may be

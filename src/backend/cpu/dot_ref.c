@@ -18,6 +18,47 @@ float sb_ref_dot_block_q4_0(const sb_block_q4_0 *w, const sb_act_q8_0 *x) {
     return (float)isum * (sb_fp16_to_f32(w->d) * x->d);
 }
 
+/* The 5-bit value (0..31) of element j of a Q5_0/Q5_1 block. */
+static inline int q5_quant(const uint8_t qs[SB_QK4_0 / 2], const uint8_t qh[4], int j) {
+    const int low = j < SB_QK4_0 / 2 ? qs[j] & 0x0F : qs[j - SB_QK4_0 / 2] >> 4;
+    return low | (((qh[j / 8] >> (j % 8)) & 1) << 4);
+}
+
+/* The quant sum of an activation block (ggml's Q8_1 s = d * this). */
+static inline int act_qsum(const sb_act_q8_0 *x) {
+    int s = 0;
+    for (int j = 0; j < SB_QK8_0; j++)
+        s += x->qs[j];
+    return s;
+}
+
+/* Q5_0 x Q8_0: d_w * d_x * sum((q - 16) * x). */
+float sb_ref_dot_block_q5_0(const sb_block_q5_0 *w, const sb_act_q8_0 *x) {
+    int isum = 0;
+    for (int j = 0; j < SB_QK4_0; j++)
+        isum += (q5_quant(w->qs, w->qh, j) - 16) * x->qs[j];
+    return (float)isum * (sb_fp16_to_f32(w->d) * x->d);
+}
+
+/* Q5_1 x Q8_0 (ggml: x Q8_1, the same quants): d_w * d_x * sum(q * x) +
+ * m_w * d_x * sum(x). */
+float sb_ref_dot_block_q5_1(const sb_block_q5_1 *w, const sb_act_q8_0 *x) {
+    int isum = 0;
+    for (int j = 0; j < SB_QK4_0; j++)
+        isum += q5_quant(w->qs, w->qh, j) * x->qs[j];
+    return (float)isum * (sb_fp16_to_f32(w->d) * x->d) + sb_fp16_to_f32(w->m) * (x->d * (float)act_qsum(x));
+}
+
+/* Q4_1 x Q8_0: as Q5_1 with 4-bit quants. */
+float sb_ref_dot_block_q4_1(const sb_block_q4_1 *w, const sb_act_q8_0 *x) {
+    int isum = 0;
+    for (int j = 0; j < SB_QK4_0 / 2; j++) {
+        isum += (w->qs[j] & 0x0F) * x->qs[j];
+        isum += (w->qs[j] >> 4) * x->qs[j + SB_QK4_0 / 2];
+    }
+    return (float)isum * (sb_fp16_to_f32(w->d) * x->d) + sb_fp16_to_f32(w->m) * (x->d * (float)act_qsum(x));
+}
+
 /* Q8_0 x Q8_0. */
 float sb_ref_dot_block_q8_0(const sb_block_q8_0 *w, const sb_act_q8_0 *x) {
     int isum = 0;
@@ -97,6 +138,27 @@ float sb_ref_dot_q8_0(const sb_block_q8_0 *w, const sb_act_q8_0 *x, int64_t n) {
     float sum = 0.0f;
     for (int64_t b = 0; b < n / SB_QK8_0; b++)
         sum += sb_ref_dot_block_q8_0(&w[b], &x[b]);
+    return sum;
+}
+
+float sb_ref_dot_q5_0(const sb_block_q5_0 *w, const sb_act_q8_0 *x, int64_t n) {
+    float sum = 0.0f;
+    for (int64_t b = 0; b < n / SB_QK4_0; b++)
+        sum += sb_ref_dot_block_q5_0(&w[b], &x[b]);
+    return sum;
+}
+
+float sb_ref_dot_q5_1(const sb_block_q5_1 *w, const sb_act_q8_0 *x, int64_t n) {
+    float sum = 0.0f;
+    for (int64_t b = 0; b < n / SB_QK4_0; b++)
+        sum += sb_ref_dot_block_q5_1(&w[b], &x[b]);
+    return sum;
+}
+
+float sb_ref_dot_q4_1(const sb_block_q4_1 *w, const sb_act_q8_0 *x, int64_t n) {
+    float sum = 0.0f;
+    for (int64_t b = 0; b < n / SB_QK4_0; b++)
+        sum += sb_ref_dot_block_q4_1(&w[b], &x[b]);
     return sum;
 }
 

@@ -528,6 +528,21 @@ static void mm_quant_chunk(void *arg, long chunk, int ith) {
         quantize_share(s->c, &s->c->acts[i], (int)chunk, (int)s->qchunks);
 }
 
+/* The corr offset (sb_act_q8_0) the kernel set's tile for a weight type
+ * with Q8_0 activations wants. */
+static int act_offset(const sb_mm_kernels *k, uint32_t type) {
+    switch (type) {
+    case SB_TYPE_Q8_0:
+        return k->q8_0_offset;
+    case SB_TYPE_Q4_0:
+        return k->q4_0_offset;
+    case SB_TYPE_Q5_0:
+        return k->q5_0_offset;
+    default: /* Q4_1, Q5_1 */
+        return SB_MM_MIN_OFFSET;
+    }
+}
+
 /* The activation buffer a weight reads, shared with an earlier weight of
  * the call when the format is the same. A new buffer is placed at byte
  * *next of the scratch, and *next moves past it. */
@@ -535,7 +550,7 @@ static int act_for(mm_ctx *c, const sb_cpu_weight *w, size_t *next) {
     const sb_act_kind kind = sb_act_kind_of_type(w->type);
     if (kind == SB_ACT_F32)
         return -1;
-    const int offset = kind != SB_ACT_Q8_0 ? 0 : w->type == SB_TYPE_Q8_0 ? c->k->q8_0_offset : c->k->q4_0_offset;
+    const int offset = kind != SB_ACT_Q8_0 ? 0 : act_offset(c->k, w->type);
     for (int i = 0; i < c->nacts; i++)
         if (c->acts[i].kind == kind && c->acts[i].offset == offset) {
             if (w->type == SB_TYPE_Q6_K)

@@ -10,8 +10,9 @@
  * lane) = row r: one zmm, two ymm or four NEON registers per load; a
  * dot-product instruction then works on 16 rows at once with the
  * activation's 4 bytes broadcast. Group-blocks go in pairs, and the fp16
- * block scales of Q8_0, Q4_0 and Q6_K (16 x 2 bytes per block) sit in front
- * of their pair: [scales b, scales b+1 (64 B)][quants b][quants b+1]. So a
+ * block scales of Q8_0, Q4_0, Q5_0 and Q6_K (16 x 2 bytes per block; Q4_1
+ * and Q5_1: d[16] then m[16], 64 bytes) sit in front of their pair:
+ * [scales b][scales b+1][quants b][quants b+1]. So a
  * thread reads one sequential stream (two streams cost ~20% of the memory
  * bandwidth of a core) and every quant load is cache-line aligned. A group
  * is ceil(nb / 2) pairs; an odd last pair is padded with a zero block.
@@ -23,6 +24,13 @@
  *   Q8_0  (512 B)  q[8][16][4] u8 = qs[4k+i] + 128           d[16] fp16
  *   Q4_0  (256 B)  q[4][16][4] = qs[4k+i] (low nibble:        d[16] fp16
  *                  element 4k+i, high: 16+4k+i)
+ *   Q4_1  (256 B)  as Q4_0                                   d[16] m[16] fp16
+ *   Q5_0  (320 B)  hb[16][4] | q[4][16][4] as Q4_0           d[16] fp16
+ *   Q5_1  (320 B)  as Q5_0                                   d[16] m[16] fp16
+ *                  hb: the fifth bits, byte i of row r: bit 2k = element
+ *                  4k+i, bit 2k+1 = element 16+4k+i (k = 0..3), so the
+ *                  bit for the low (high) nibbles of load k is one shift
+ *                  and a mask away
  *   Q4_K (2304 B)  d[16] dmin[16] fp16 | sc[3][16][4] =       -
  *                  scales[4k+i] | q[4 chunks][8][16][4] = qs[32c+4k+i]
  *   Q5_K (2816 B)  d[16] dmin[16] | sc[3][16][4] |            -
@@ -48,7 +56,22 @@
 #define SB_MM_NT 8    /* most tokens one tile call handles */
 
 /* Packed formats (index into the kernel tables). */
-typedef enum sb_pk { SB_PK_Q8_0 = 0, SB_PK_Q4_0, SB_PK_Q4_K, SB_PK_Q5_K, SB_PK_Q6_K, SB_PK_COUNT } sb_pk;
+typedef enum sb_pk {
+    SB_PK_Q8_0 = 0,
+    SB_PK_Q4_0,
+    SB_PK_Q4_K,
+    SB_PK_Q5_K,
+    SB_PK_Q6_K,
+    SB_PK_Q5_0,
+    SB_PK_Q5_1,
+    SB_PK_Q4_1,
+    SB_PK_COUNT
+} sb_pk;
+
+/* The Q8_0 activation offset of the tiles of weights with a min (Q4_1,
+ * Q5_1) on every ISA: their quants are unsigned already, and corr =
+ * -sum(qs) is the block sum their min term needs. */
+#define SB_MM_MIN_OFFSET 1
 
 /* Weight layouts (sb_cpu_weight.layout). */
 #define SB_LAYOUT_GGUF 0
@@ -97,6 +120,7 @@ typedef struct sb_mm_kernels {
     sb_mm_tile_fn tile[SB_PK_COUNT];
     int q8_0_offset; /* corr offset the Q8_0 tile wants (sb_act_q8_0.corr) */
     int q4_0_offset;
+    int q5_0_offset;
     sb_mm_dense_fn dense_f32, dense_f16, dense_bf16;
     void (*act_q8_0)(const float *x, sb_act_q8_0 *y, int64_t n, int offset);
     void (*act_q8_K)(const float *x, sb_act_q8_K *y, int64_t n, uint32_t wtype);

@@ -1,5 +1,6 @@
 /*
- * mm_neon_impl.h - the NEON int8 tiles (Q8_0, Q4_0, Q4_K, Q5_K, Q6_K), written
+ * mm_neon_impl.h - the NEON int8 tiles (Q8_0, Q4_0, Q5_0, Q5_1, Q4_1, Q4_K,
+ * Q5_K, Q6_K), written
  * once and compiled twice: by mm_tiles_neon.c with the dotprod extension
  * (SB_NEON_DOT 1: vdotq_laneq_s32, 16 multiply-adds per instruction) and by
  * mm_tiles_neon_base.c for baseline ARMv8-A (SB_NEON_DOT 0: vmull_s8 +
@@ -132,6 +133,74 @@ void SB_NEON_SUFFIX(sb_mm_tile_q4_0)(const sb_mm_tile *t) {
     if (j < t->nt)
         q32_pair(t, j, true, 1);
 }
+
+/* ---- Q5_0, Q5_1 and Q4_1 ----
+ * The nibbles as Q4_0; the fifth bit from hb (mm_kernels.h) by one shift
+ * and mask per load. Q5_0 starts at corr = -16 * sum(x); Q4_1 and Q5_1 start
+ * at 0 and add the min term m * d_x * sum(x), sum(x) being -corr. */
+
+SB_INLINE void q5_pair(const sb_mm_tile *t, int j0, const bool HB, const bool MIN, const int NT) {
+    const uint8x16_t m4 = vdupq_n_u8(0x0F), bit4 = vdupq_n_u8(0x10);
+    const size_t mb = HB ? 320 : 256, sbytes = MIN ? 64 : 32;
+    for (int64_t b = 0; b < t->nb; b++) {
+        const uint8_t *w = sb_pk_gb(t->w, b, mb, sbytes);
+        const uint16_t *wd = sb_pk_gd(t->w, b, mb, sbytes);
+        const uint8_t *q = w + (HB ? 64 : 0);
+        const sb_act_q8_0 *a[2];
+        int32x4_t s[2][4];
+        int8x16_t x0[2], x1[2];
+        for (int j = 0; j < NT; j++) {
+            a[j] = (const sb_act_q8_0 *)(t->x + (size_t)(j0 + j) * t->x_tstride + (size_t)b * t->x_bstride);
+            for (int r = 0; r < 4; r++)
+                s[j][r] = vdupq_n_s32(MIN ? 0 : a[j]->corr);
+            x0[j] = vld1q_s8(a[j]->qs);
+            x1[j] = vld1q_s8(a[j]->qs + 16);
+        }
+#pragma GCC unroll 4
+        for (int r = 0; r < 4; r++) {
+            const uint16x8_t hb = HB ? vld1q_u16((const uint16_t *)(w + 16 * r)) : vdupq_n_u16(0);
+#pragma GCC unroll 4
+            for (int k = 0; k < 4; k++) {
+                const uint8x16_t v = vld1q_u8(q + 64 * k + 16 * r);
+                uint8x16_t lo = vandq_u8(v, m4), hi = vshrq_n_u8(v, 4);
+                if (HB) {
+                    const uint8x16_t hl = vreinterpretq_u8_u16(vshlq_u16(hb, vdupq_n_s16((int16_t)(4 - 2 * k))));
+                    const uint8x16_t hh = vreinterpretq_u8_u16(vshlq_u16(hb, vdupq_n_s16((int16_t)(3 - 2 * k))));
+                    lo = vorrq_u8(lo, vandq_u8(hl, bit4));
+                    hi = vorrq_u8(hi, vandq_u8(hh, bit4));
+                }
+                for (int j = 0; j < NT; j++) {
+                    s[j][r] = DOT4(s[j][r], vreinterpretq_s8_u8(lo), x0[j], k);
+                    s[j][r] = DOT4(s[j][r], vreinterpretq_s8_u8(hi), x1[j], k);
+                }
+            }
+        }
+        for (int r = 0; r < 4; r++) {
+            const float32x4_t dw = ld_f16x4(wd + 4 * r);
+            const float32x4_t dm = MIN ? ld_f16x4(wd + SB_MM_ROWS + 4 * r) : vdupq_n_f32(0.0f);
+            for (int j = 0; j < NT; j++) {
+                float *accp = t->acc + 16 * (j0 + j) + 4 * r;
+                float32x4_t acc = vfmaq_f32(vld1q_f32(accp), vcvtq_f32_s32(s[j][r]), vmulq_n_f32(dw, a[j]->d));
+                if (MIN)
+                    acc = vfmaq_n_f32(acc, dm, a[j]->d * -(float)a[j]->corr);
+                vst1q_f32(accp, acc);
+            }
+        }
+    }
+}
+
+/* Runs a tile two tokens at a time. */
+SB_INLINE void q5_tile(const sb_mm_tile *t, const bool HB, const bool MIN) {
+    int j = 0;
+    for (; j + 2 <= t->nt; j += 2)
+        q5_pair(t, j, HB, MIN, 2);
+    if (j < t->nt)
+        q5_pair(t, j, HB, MIN, 1);
+}
+
+void SB_NEON_SUFFIX(sb_mm_tile_q5_0)(const sb_mm_tile *t) { q5_tile(t, true, false); }
+void SB_NEON_SUFFIX(sb_mm_tile_q5_1)(const sb_mm_tile *t) { q5_tile(t, true, true); }
+void SB_NEON_SUFFIX(sb_mm_tile_q4_1)(const sb_mm_tile *t) { q5_tile(t, false, true); }
 
 /* ---- Q4_K and Q5_K ---- */
 

@@ -23,6 +23,12 @@ int sb_pk_of_type(uint32_t type) {
         return SB_PK_Q5_K;
     case SB_TYPE_Q6_K:
         return SB_PK_Q6_K;
+    case SB_TYPE_Q5_0:
+        return SB_PK_Q5_0;
+    case SB_TYPE_Q5_1:
+        return SB_PK_Q5_1;
+    case SB_TYPE_Q4_1:
+        return SB_PK_Q4_1;
     default:
         return -1;
     }
@@ -30,15 +36,27 @@ int sb_pk_of_type(uint32_t type) {
 
 size_t sb_pk_block_bytes(int pk) {
     static const size_t bytes[SB_PK_COUNT] = {sizeof(sb_block_q8_0), sizeof(sb_block_q4_0), sizeof(sb_block_q4_K),
-                                              sizeof(sb_block_q5_K), sizeof(sb_block_q6_K)};
+                                              sizeof(sb_block_q5_K), sizeof(sb_block_q6_K), sizeof(sb_block_q5_0),
+                                              sizeof(sb_block_q5_1), sizeof(sb_block_q4_1)};
     return bytes[pk];
 }
 
-size_t sb_pk_scale_bytes(int pk) { return pk == SB_PK_Q4_K || pk == SB_PK_Q5_K ? 0 : 2 * SB_MM_ROWS; }
+size_t sb_pk_scale_bytes(int pk) {
+    switch (pk) {
+    case SB_PK_Q4_K:
+    case SB_PK_Q5_K:
+        return 0;
+    case SB_PK_Q5_1:
+    case SB_PK_Q4_1:
+        return 4 * SB_MM_ROWS; /* d[16], m[16] */
+    default:
+        return 2 * SB_MM_ROWS;
+    }
+}
 
 size_t sb_pk_main_bytes(int pk) { return SB_MM_ROWS * sb_pk_block_bytes(pk) - sb_pk_scale_bytes(pk); }
 
-int sb_pk_block_cols(int pk) { return pk == SB_PK_Q8_0 || pk == SB_PK_Q4_0 ? 32 : SB_QK_K; }
+int sb_pk_block_cols(int pk) { return pk == SB_PK_Q4_K || pk == SB_PK_Q5_K || pk == SB_PK_Q6_K ? SB_QK_K : 32; }
 
 size_t sb_pk_group_bytes(int pk, int64_t nb) {
     return (size_t)((nb + 1) / 2) * 2 * (sb_pk_main_bytes(pk) + sb_pk_scale_bytes(pk));
@@ -76,6 +94,78 @@ static void deinterleave4s(uint8_t *dst, const uint8_t *src, size_t stride, int 
 
 static void deinterleave4(uint8_t *dst, const uint8_t *src, int r, int nk, uint8_t xor_mask) {
     deinterleave4s(dst, src, 4 * SB_MM_ROWS, r, nk, xor_mask);
+}
+
+/* The packed fifth bits of one row (mm_kernels.h, hb) from a Q5_0/Q5_1
+ * qh word (bit j = element j), and back. */
+static uint32_t hb_of_qh(uint32_t qh) {
+    uint32_t hb = 0;
+    for (int i = 0; i < 4; i++)
+        for (int k = 0; k < 4; k++) {
+            hb |= ((qh >> (4 * k + i)) & 1u) << (8 * i + 2 * k);
+            hb |= ((qh >> (16 + 4 * k + i)) & 1u) << (8 * i + 2 * k + 1);
+        }
+    return hb;
+}
+
+static uint32_t qh_of_hb(uint32_t hb) {
+    uint32_t qh = 0;
+    for (int i = 0; i < 4; i++)
+        for (int k = 0; k < 4; k++) {
+            qh |= ((hb >> (8 * i + 2 * k)) & 1u) << (4 * k + i);
+            qh |= ((hb >> (8 * i + 2 * k + 1)) & 1u) << (16 + 4 * k + i);
+        }
+    return qh;
+}
+
+/* Packs the 32-element legacy blocks with a fifth bit or a min (Q5_0, Q5_1,
+ * Q4_1): d (and m) in front of the pair, hb, then the nibbles as Q4_0. */
+/* Where the fields of a Q5_0, Q5_1 or Q4_1 block are (d leads each one);
+ * 0 for a field the type lacks. */
+typedef struct legacy_fields {
+    size_t m, qh, qs;
+} legacy_fields;
+
+static legacy_fields legacy_fields_of(int pk) {
+    switch (pk) {
+    case SB_PK_Q5_0:
+        return (legacy_fields){0, offsetof(sb_block_q5_0, qh), offsetof(sb_block_q5_0, qs)};
+    case SB_PK_Q5_1:
+        return (legacy_fields){offsetof(sb_block_q5_1, m), offsetof(sb_block_q5_1, qh), offsetof(sb_block_q5_1, qs)};
+    default:
+        return (legacy_fields){offsetof(sb_block_q4_1, m), 0, offsetof(sb_block_q4_1, qs)};
+    }
+}
+
+static void pack_legacy(int pk, const uint8_t *const b[SB_MM_ROWS], uint8_t *dst, uint8_t *dsc) {
+    const legacy_fields f = legacy_fields_of(pk);
+    for (int r = 0; r < SB_MM_ROWS; r++) {
+        memcpy(dsc + 2 * r, b[r], 2);
+        if (f.m)
+            memcpy(dsc + 32 + 2 * r, b[r] + f.m, 2);
+        if (f.qh) {
+            const uint8_t *q = b[r] + f.qh;
+            const uint32_t hb = hb_of_qh((uint32_t)q[0] | (uint32_t)q[1] << 8 | (uint32_t)q[2] << 16 | (uint32_t)q[3] << 24);
+            for (int i = 0; i < 4; i++)
+                dst[4 * r + i] = (uint8_t)(hb >> (8 * i));
+        }
+    }
+    interleave4(dst + (f.qh ? 64 : 0), b, f.qs, 4, 0);
+}
+
+/* Inverse of pack_legacy for row r. */
+static void unpack_legacy(int pk, const uint8_t *gb, const uint16_t *d, int r, uint8_t *o) {
+    const legacy_fields f = legacy_fields_of(pk);
+    memcpy(o, d + r, 2);
+    if (f.m)
+        memcpy(o + f.m, d + SB_MM_ROWS + r, 2);
+    if (f.qh) {
+        const uint8_t *h = gb + 4 * r;
+        const uint32_t qh = qh_of_hb((uint32_t)h[0] | (uint32_t)h[1] << 8 | (uint32_t)h[2] << 16 | (uint32_t)h[3] << 24);
+        for (int i = 0; i < 4; i++)
+            o[f.qh + i] = (uint8_t)(qh >> (8 * i));
+    }
+    deinterleave4(o + f.qs, gb + (f.qh ? 64 : 0), r, 4, 0);
 }
 
 /* Packs one group-block from the 16 rows' blocks (NULL = padding row). */
@@ -127,6 +217,11 @@ static void pack_gb(int pk, const uint8_t *const blk[SB_MM_ROWS], uint8_t *dst, 
                              0);
             interleave4s(dst + 256 + h * 1536 + 128, 192, b, offsetof(sb_block_q6_K, qh) + 32 * h, 8, 0);
         }
+        break;
+    case SB_PK_Q5_0:
+    case SB_PK_Q5_1:
+    case SB_PK_Q4_1:
+        pack_legacy(pk, b, dst, dsc);
         break;
     default:
         break;
@@ -186,6 +281,11 @@ void sb_pk_unpack_block(int pk, const uint8_t *base, int64_t b, int r, void *blo
             deinterleave4s(o + offsetof(sb_block_q6_K, qh) + 32 * h, gb + 256 + h * 1536 + 128, 192, r, 8, 0);
         }
         break;
+    case SB_PK_Q5_0:
+    case SB_PK_Q5_1:
+    case SB_PK_Q4_1:
+        unpack_legacy(pk, gb, d, r, o);
+        break;
     default:
         break;
     }
@@ -199,6 +299,9 @@ sb_act_kind sb_act_kind_of_type(uint32_t type) {
         return SB_ACT_BF16;
     case SB_TYPE_Q8_0:
     case SB_TYPE_Q4_0:
+    case SB_TYPE_Q5_0:
+    case SB_TYPE_Q5_1:
+    case SB_TYPE_Q4_1:
         return SB_ACT_Q8_0;
     case SB_TYPE_Q4_K:
     case SB_TYPE_Q5_K:

@@ -18,6 +18,9 @@ static void tile_scalar(int pk, const sb_mm_tile *t) {
         sb_block_q4_K q4_K;
         sb_block_q5_K q5_K;
         sb_block_q6_K q6_K;
+        sb_block_q5_0 q5_0;
+        sb_block_q5_1 q5_1;
+        sb_block_q4_1 q4_1;
     } blk;
     for (int64_t b = 0; b < t->nb; b++) {
         for (int r = 0; r < SB_MM_ROWS; r++) {
@@ -41,6 +44,15 @@ static void tile_scalar(int pk, const sb_mm_tile *t) {
                 case SB_PK_Q6_K:
                     c = sb_ref_dot_block_q6_K(&blk.q6_K, x);
                     break;
+                case SB_PK_Q5_0:
+                    c = sb_ref_dot_block_q5_0(&blk.q5_0, x);
+                    break;
+                case SB_PK_Q5_1:
+                    c = sb_ref_dot_block_q5_1(&blk.q5_1, x);
+                    break;
+                case SB_PK_Q4_1:
+                    c = sb_ref_dot_block_q4_1(&blk.q4_1, x);
+                    break;
                 default:
                     break;
                 }
@@ -55,6 +67,9 @@ static void tile_q4_0(const sb_mm_tile *t) { tile_scalar(SB_PK_Q4_0, t); }
 static void tile_q4_K(const sb_mm_tile *t) { tile_scalar(SB_PK_Q4_K, t); }
 static void tile_q5_K(const sb_mm_tile *t) { tile_scalar(SB_PK_Q5_K, t); }
 static void tile_q6_K(const sb_mm_tile *t) { tile_scalar(SB_PK_Q6_K, t); }
+static void tile_q5_0(const sb_mm_tile *t) { tile_scalar(SB_PK_Q5_0, t); }
+static void tile_q5_1(const sb_mm_tile *t) { tile_scalar(SB_PK_Q5_1, t); }
+static void tile_q4_1(const sb_mm_tile *t) { tile_scalar(SB_PK_Q4_1, t); }
 
 /* Writes or adds one dense result. */
 static inline void put(const sb_mm_dense *d, int t, int64_t r, float v) {
@@ -88,9 +103,10 @@ static void dense_bf16(const sb_mm_dense *d) {
 
 static const sb_mm_kernels scalar_kernels = {
     .name = "scalar",
-    .tile = {tile_q8_0, tile_q4_0, tile_q4_K, tile_q5_K, tile_q6_K},
+    .tile = {tile_q8_0, tile_q4_0, tile_q4_K, tile_q5_K, tile_q6_K, tile_q5_0, tile_q5_1, tile_q4_1},
     .q8_0_offset = 0,
     .q4_0_offset = 0,
+    .q5_0_offset = 0,
     .dense_f32 = dense_f32,
     .dense_f16 = dense_f16,
     .dense_bf16 = dense_bf16,

@@ -16,6 +16,9 @@ void sb_mm_tile_q4_0_avx512(const sb_mm_tile *t);
 void sb_mm_tile_q4_K_avx512(const sb_mm_tile *t);
 void sb_mm_tile_q5_K_avx512(const sb_mm_tile *t);
 void sb_mm_tile_q6_K_avx512(const sb_mm_tile *t);
+void sb_mm_tile_q5_0_avx512(const sb_mm_tile *t);
+void sb_mm_tile_q5_1_avx512(const sb_mm_tile *t);
+void sb_mm_tile_q4_1_avx512(const sb_mm_tile *t);
 void sb_mm_dense_f32_avx512(const sb_mm_dense *d);
 void sb_mm_dense_f16_avx512(const sb_mm_dense *d);
 void sb_mm_dense_bf16_avx512(const sb_mm_dense *d);
@@ -31,6 +34,9 @@ void sb_mm_tile_q4_0_avx2(const sb_mm_tile *t);
 void sb_mm_tile_q4_K_avx2(const sb_mm_tile *t);
 void sb_mm_tile_q5_K_avx2(const sb_mm_tile *t);
 void sb_mm_tile_q6_K_avx2(const sb_mm_tile *t);
+void sb_mm_tile_q5_0_avx2(const sb_mm_tile *t);
+void sb_mm_tile_q5_1_avx2(const sb_mm_tile *t);
+void sb_mm_tile_q4_1_avx2(const sb_mm_tile *t);
 void sb_mm_dense_f32_avx2(const sb_mm_dense *d);
 void sb_mm_dense_f16_avx2(const sb_mm_dense *d);
 void sb_mm_dense_bf16_avx2(const sb_mm_dense *d);
@@ -38,9 +44,11 @@ void sb_mm_dense_bf16_avx2(const sb_mm_dense *d);
 static const sb_mm_kernels k_avx2 = {
     .name = "avx2",
     .tile = {sb_mm_tile_q8_0_avx2, sb_mm_tile_q4_0_avx2, sb_mm_tile_q4_K_avx2, sb_mm_tile_q5_K_avx2,
-             sb_mm_tile_q6_K_avx2},
+             sb_mm_tile_q6_K_avx2, sb_mm_tile_q5_0_avx2, sb_mm_tile_q5_1_avx2,
+                 sb_mm_tile_q4_1_avx2},
     .q8_0_offset = 0,
     .q4_0_offset = 8,
+    .q5_0_offset = 16,
     .dense_f32 = sb_mm_dense_f32_avx2,
     .dense_f16 = sb_mm_dense_f16_avx2,
     .dense_bf16 = sb_mm_dense_bf16_avx2,
@@ -58,9 +66,11 @@ const sb_mm_kernels *sb_mm_kernels_avx512(const sb_cpu_features *f) {
     static const sb_mm_kernels k_vnni_bf16 = {
         .name = "avx512-vnni-bf16",
         .tile = {sb_mm_tile_q8_0_avx512, sb_mm_tile_q4_0_avx512, sb_mm_tile_q4_K_avx512, sb_mm_tile_q5_K_avx512,
-                 sb_mm_tile_q6_K_avx512},
+                 sb_mm_tile_q6_K_avx512, sb_mm_tile_q5_0_avx512, sb_mm_tile_q5_1_avx512,
+                 sb_mm_tile_q4_1_avx512},
         .q8_0_offset = 128,
         .q4_0_offset = 8,
+        .q5_0_offset = 16,
         .dense_f32 = sb_mm_dense_f32_avx512,
         .dense_f16 = sb_mm_dense_f16_avx512,
         .dense_bf16 = sb_mm_dense_bf16dp_avx512,
@@ -72,9 +82,11 @@ const sb_mm_kernels *sb_mm_kernels_avx512(const sb_cpu_features *f) {
     static const sb_mm_kernels k_vnni = {
         .name = "avx512-vnni",
         .tile = {sb_mm_tile_q8_0_avx512, sb_mm_tile_q4_0_avx512, sb_mm_tile_q4_K_avx512, sb_mm_tile_q5_K_avx512,
-                 sb_mm_tile_q6_K_avx512},
+                 sb_mm_tile_q6_K_avx512, sb_mm_tile_q5_0_avx512, sb_mm_tile_q5_1_avx512,
+                 sb_mm_tile_q4_1_avx512},
         .q8_0_offset = 128,
         .q4_0_offset = 8,
+        .q5_0_offset = 16,
         .dense_f32 = sb_mm_dense_f32_avx512,
         .dense_f16 = sb_mm_dense_f16_avx512,
         .dense_bf16 = sb_mm_dense_bf16_avx512,
@@ -87,9 +99,11 @@ const sb_mm_kernels *sb_mm_kernels_avx512(const sb_cpu_features *f) {
     static const sb_mm_kernels k_plain = {
         .name = "avx512-novnni",
         .tile = {sb_mm_tile_q8_0_avx2, sb_mm_tile_q4_0_avx2, sb_mm_tile_q4_K_avx2, sb_mm_tile_q5_K_avx2,
-                 sb_mm_tile_q6_K_avx2},
+                 sb_mm_tile_q6_K_avx2, sb_mm_tile_q5_0_avx2, sb_mm_tile_q5_1_avx2,
+                 sb_mm_tile_q4_1_avx2},
         .q8_0_offset = 0,
         .q4_0_offset = 8,
+        .q5_0_offset = 16,
         .dense_f32 = sb_mm_dense_f32_avx512,
         .dense_f16 = sb_mm_dense_f16_avx512,
         .dense_bf16 = sb_mm_dense_bf16_avx512,
@@ -118,20 +132,28 @@ void sb_mm_tile_q4_0_neon(const sb_mm_tile *t);
 void sb_mm_tile_q4_K_neon(const sb_mm_tile *t);
 void sb_mm_tile_q5_K_neon(const sb_mm_tile *t);
 void sb_mm_tile_q6_K_neon(const sb_mm_tile *t);
+void sb_mm_tile_q5_0_neon(const sb_mm_tile *t);
+void sb_mm_tile_q5_1_neon(const sb_mm_tile *t);
+void sb_mm_tile_q4_1_neon(const sb_mm_tile *t);
 void sb_mm_tile_q8_0_neon_dot(const sb_mm_tile *t);
 void sb_mm_tile_q4_0_neon_dot(const sb_mm_tile *t);
 void sb_mm_tile_q4_K_neon_dot(const sb_mm_tile *t);
 void sb_mm_tile_q5_K_neon_dot(const sb_mm_tile *t);
 void sb_mm_tile_q6_K_neon_dot(const sb_mm_tile *t);
+void sb_mm_tile_q5_0_neon_dot(const sb_mm_tile *t);
+void sb_mm_tile_q5_1_neon_dot(const sb_mm_tile *t);
+void sb_mm_tile_q4_1_neon_dot(const sb_mm_tile *t);
 
 /* With dotprod: sdot tiles; without: widening-multiply tiles. */
 const sb_mm_kernels *sb_mm_kernels_neon(const sb_cpu_features *f) {
     static const sb_mm_kernels k_dot = {
         .name = "neon-dotprod",
         .tile = {sb_mm_tile_q8_0_neon_dot, sb_mm_tile_q4_0_neon_dot, sb_mm_tile_q4_K_neon_dot, sb_mm_tile_q5_K_neon_dot,
-                 sb_mm_tile_q6_K_neon_dot},
+                 sb_mm_tile_q6_K_neon_dot, sb_mm_tile_q5_0_neon_dot, sb_mm_tile_q5_1_neon_dot,
+                 sb_mm_tile_q4_1_neon_dot},
         .q8_0_offset = 0,
         .q4_0_offset = 8,
+        .q5_0_offset = 16,
         .dense_f32 = sb_mm_dense_f32_neon,
         .dense_f16 = sb_mm_dense_f16_neon,
         .dense_bf16 = sb_mm_dense_bf16_neon,
@@ -143,9 +165,11 @@ const sb_mm_kernels *sb_mm_kernels_neon(const sb_cpu_features *f) {
     static const sb_mm_kernels k_base = {
         .name = "neon",
         .tile = {sb_mm_tile_q8_0_neon, sb_mm_tile_q4_0_neon, sb_mm_tile_q4_K_neon, sb_mm_tile_q5_K_neon,
-                 sb_mm_tile_q6_K_neon},
+                 sb_mm_tile_q6_K_neon, sb_mm_tile_q5_0_neon, sb_mm_tile_q5_1_neon,
+                 sb_mm_tile_q4_1_neon},
         .q8_0_offset = 0,
         .q4_0_offset = 8,
+        .q5_0_offset = 16,
         .dense_f32 = sb_mm_dense_f32_neon,
         .dense_f16 = sb_mm_dense_f16_neon,
         .dense_bf16 = sb_mm_dense_bf16_neon,

@@ -112,7 +112,8 @@ _Static_assert(sizeof(sb_f16) == 2 && sizeof(sb_bf16) == 2, "half sizes");
  * already widened (d is exactly an fp16 value) and a per-kernel integer
  * correction: corr = -offset * sum(qs), where offset is what the kernel adds
  * to the weight quants to make them unsigned (128 for Q8_0 on VNNI, 8 for
- * Q4_0, 0 where the kernel works signed). */
+ * Q4_0, 16 for Q5_0, 0 where the kernel works signed; 1 for Q4_1 and Q5_1,
+ * whose min term needs sum(qs)). */
 typedef struct {
     float d;
     int32_t corr;

@@ -69,14 +69,6 @@ void sb_ref_dequant_q5_1(const sb_block_q5_1 *x, float *y, int64_t n) {
     }
 }
 
-void sb_ref_q5_0_to_q8_0(const sb_block_q5_0 *x, sb_block_q8_0 *y, int64_t n) {
-    for (int64_t b = 0; b < n / SB_QK4_0; b++) {
-        y[b].d = x[b].d;
-        for (int j = 0; j < SB_QK4_0; j++)
-            y[b].qs[j] = (int8_t)(q5_value(x[b].qs, x[b].qh, j) - 16);
-    }
-}
-
 /* Q4_K to F32: chunk by chunk, two sub-blocks (low and high nibbles) each. */
 void sb_ref_dequant_q4_K(const sb_block_q4_K *x, float *y, int64_t n) {
     for (int64_t b = 0; b < n / SB_QK_K; b++) {
@@ -187,6 +179,34 @@ void sb_ref_quant_q4_0(const float *x, sb_block_q4_0 *y, int64_t n) {
     }
 }
 
+/* The smallest and largest of a 32-element block, in ggml's comparison
+ * order (a NaN after the first element is passed over). */
+static void block_min_max(const float *x, float *min, float *max) {
+    *min = *max = x[0];
+    for (int j = 1; j < SB_QK4_0; j++) {
+        *min = x[j] < *min ? x[j] : *min;
+        *max = x[j] > *max ? x[j] : *max;
+    }
+}
+
+/* Q4_1 (ggml quantize_row_q4_1_ref): m = min, d = (max - min) / 15,
+ * q = min(15, trunc((x - m) / d + 0.5)). */
+void sb_ref_quant_q4_1(const float *x, sb_block_q4_1 *y, int64_t n) {
+    for (int64_t b = 0; b < n / SB_QK4_0; b++, x += SB_QK4_0) {
+        float min, max;
+        block_min_max(x, &min, &max);
+        const float d = (max - min) / 15;
+        const float id = d != 0.0f ? 1.0f / d : 0.0f;
+        y[b].d = sb_f32_to_fp16(d);
+        y[b].m = sb_f32_to_fp16(min);
+        for (int j = 0; j < SB_QK4_0 / 2; j++) {
+            const int q0 = (int8_t)sb_trunc_i32((x[j] - min) * id + 0.5f);
+            const int q1 = (int8_t)sb_trunc_i32((x[j + SB_QK4_0 / 2] - min) * id + 0.5f);
+            y[b].qs[j] = (uint8_t)((q0 < 15 ? q0 : 15) | ((q1 < 15 ? q1 : 15) << 4));
+        }
+    }
+}
+
 /* Stores the low four bits of q0 (element j) and q1 (element j + 16) in
  * byte j and their fifth bits in qh (bits j and j + 16). */
 static inline void q5_put(uint8_t qs[SB_QK4_0 / 2], uint32_t *qh, int j, int q0, int q1) {
@@ -221,11 +241,8 @@ void sb_ref_quant_q5_0(const float *x, sb_block_q5_0 *y, int64_t n) {
  * q = trunc((x - m) / d + 0.5). */
 void sb_ref_quant_q5_1(const float *x, sb_block_q5_1 *y, int64_t n) {
     for (int64_t b = 0; b < n / SB_QK4_0; b++, x += SB_QK4_0) {
-        float min = x[0], max = x[0];
-        for (int j = 1; j < SB_QK4_0; j++) {
-            min = x[j] < min ? x[j] : min;
-            max = x[j] > max ? x[j] : max;
-        }
+        float min, max;
+        block_min_max(x, &min, &max);
         const float d = (max - min) / 31;
         const float id = d != 0.0f ? 1.0f / d : 0.0f;
         y[b].d = sb_f32_to_fp16(d);

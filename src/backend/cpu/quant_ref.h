@@ -55,9 +55,6 @@ void sb_ref_dequant_q8_0(const sb_block_q8_0 *x, float *y, int64_t n);
 void sb_ref_dequant_q4_1(const sb_block_q4_1 *x, float *y, int64_t n);
 void sb_ref_dequant_q5_0(const sb_block_q5_0 *x, float *y, int64_t n);
 void sb_ref_dequant_q5_1(const sb_block_q5_1 *x, float *y, int64_t n);
-/* Q5_0 blocks as Q8_0 blocks of the same values (the same d, q - 16 in
- * -16..15): the matmul kernels read Q5_0 weights this way. */
-void sb_ref_q5_0_to_q8_0(const sb_block_q5_0 *x, sb_block_q8_0 *y, int64_t n);
 void sb_ref_dequant_q4_K(const sb_block_q4_K *x, float *y, int64_t n);
 void sb_ref_dequant_q5_K(const sb_block_q5_K *x, float *y, int64_t n);
 void sb_ref_dequant_q6_K(const sb_block_q6_K *x, float *y, int64_t n);
@@ -68,6 +65,7 @@ void sb_ref_dequant_bf16(const uint16_t *x, float *y, int64_t n);
 /* ---- reference weight quantizers (ggml's *_ref functions) ---- */
 void sb_ref_quant_q4_0(const float *x, sb_block_q4_0 *y, int64_t n);
 void sb_ref_quant_q8_0(const float *x, sb_block_q8_0 *y, int64_t n);
+void sb_ref_quant_q4_1(const float *x, sb_block_q4_1 *y, int64_t n);
 void sb_ref_quant_q5_0(const float *x, sb_block_q5_0 *y, int64_t n);
 void sb_ref_quant_q5_1(const float *x, sb_block_q5_1 *y, int64_t n);
 void sb_ref_quant_q4_K(const float *x, sb_block_q4_K *y, int64_t n);
@@ -105,6 +103,9 @@ void sb_ref_act_bf16(const float *x, uint16_t *y, int64_t n);
  * n elements; float accumulation block by block in row order. */
 float sb_ref_dot_q4_0(const sb_block_q4_0 *w, const sb_act_q8_0 *x, int64_t n);
 float sb_ref_dot_q8_0(const sb_block_q8_0 *w, const sb_act_q8_0 *x, int64_t n);
+float sb_ref_dot_q5_0(const sb_block_q5_0 *w, const sb_act_q8_0 *x, int64_t n);
+float sb_ref_dot_q5_1(const sb_block_q5_1 *w, const sb_act_q8_0 *x, int64_t n);
+float sb_ref_dot_q4_1(const sb_block_q4_1 *w, const sb_act_q8_0 *x, int64_t n);
 float sb_ref_dot_q4_K(const sb_block_q4_K *w, const sb_act_q8_K *x, int64_t n);
 float sb_ref_dot_q5_K(const sb_block_q5_K *w, const sb_act_q8_K *x, int64_t n);
 float sb_ref_dot_q6_K(const sb_block_q6_K *w, const sb_act_q8_K *x, int64_t n);
@@ -116,6 +117,9 @@ float sb_ref_dot_bf16(const uint16_t *w, const uint16_t *x, int64_t n);
  * rebuild a GGUF block and add exactly what the row dot would add. */
 float sb_ref_dot_block_q4_0(const sb_block_q4_0 *w, const sb_act_q8_0 *x);
 float sb_ref_dot_block_q8_0(const sb_block_q8_0 *w, const sb_act_q8_0 *x);
+float sb_ref_dot_block_q5_0(const sb_block_q5_0 *w, const sb_act_q8_0 *x);
+float sb_ref_dot_block_q5_1(const sb_block_q5_1 *w, const sb_act_q8_0 *x);
+float sb_ref_dot_block_q4_1(const sb_block_q4_1 *w, const sb_act_q8_0 *x);
 float sb_ref_dot_block_q4_K(const sb_block_q4_K *w, const sb_act_q8_K *x);
 float sb_ref_dot_block_q5_K(const sb_block_q5_K *w, const sb_act_q8_K *x);
 float sb_ref_dot_block_q6_K(const sb_block_q6_K *w, const sb_act_q8_K *x);

@@ -68,6 +68,22 @@ static inline uint8_t *mt_make_weight(sb_rng *rng, uint32_t type, int64_t rows, 
             for (int64_t b = 0; b < cols / 32; b++)
                 ((sb_block_q4_0 *)row)[b].d = mt_rand_scale(rng, true);
             break;
+        case SB_TYPE_Q5_0:
+            for (int64_t b = 0; b < cols / 32; b++)
+                ((sb_block_q5_0 *)row)[b].d = mt_rand_scale(rng, true);
+            break;
+        case SB_TYPE_Q5_1:
+            for (int64_t b = 0; b < cols / 32; b++) {
+                ((sb_block_q5_1 *)row)[b].d = mt_rand_scale(rng, true);
+                ((sb_block_q5_1 *)row)[b].m = mt_rand_scale(rng, true);
+            }
+            break;
+        case SB_TYPE_Q4_1:
+            for (int64_t b = 0; b < cols / 32; b++) {
+                ((sb_block_q4_1 *)row)[b].d = mt_rand_scale(rng, true);
+                ((sb_block_q4_1 *)row)[b].m = mt_rand_scale(rng, true);
+            }
+            break;
         case SB_TYPE_Q4_K:
             for (int64_t b = 0; b < cols / 256; b++) {
                 ((sb_block_q4_K *)row)[b].d = mt_rand_scale(rng, false);
@@ -137,6 +153,15 @@ static inline void mt_ref_matmul(uint32_t type, const uint8_t *w, int64_t rows, 
                 break;
             case SB_TYPE_Q4_0:
                 v = sb_ref_dot_q4_0(row, (const sb_act_q8_0 *)act, cols);
+                break;
+            case SB_TYPE_Q5_0:
+                v = sb_ref_dot_q5_0(row, (const sb_act_q8_0 *)act, cols);
+                break;
+            case SB_TYPE_Q5_1:
+                v = sb_ref_dot_q5_1(row, (const sb_act_q8_0 *)act, cols);
+                break;
+            case SB_TYPE_Q4_1:
+                v = sb_ref_dot_q4_1(row, (const sb_act_q8_0 *)act, cols);
                 break;
             case SB_TYPE_Q4_K:
                 v = sb_ref_dot_q4_K(row, (const sb_act_q8_K *)act, cols);

@@ -6,16 +6,17 @@
  * and GGUF layout, 1 and 2 threads, accumulate on and off, realistic and
  * arbitrary-byte weights, extreme activations. Also: activation quantizers
  * bit-exact against the reference, repack round trip, weight_init errors
- * and allocation failure, the types converted at load (Q4_1, Q5_0,
- * Q5_1), and an oversubscribed pool whose threads split each other's ranges.
+ * and allocation failure, the legacy types with a fifth bit or a min
+ * (Q4_1, Q5_0, Q5_1) against float64, and an oversubscribed pool whose
+ * threads split each other's ranges.
  */
 #include "mm_test_util.h"
 #include "sb_test.h"
 
 #include <stdio.h>
 
-static const uint32_t k_types[] = {SB_TYPE_F32,  SB_TYPE_F16,  SB_TYPE_BF16, SB_TYPE_Q8_0,
-                                   SB_TYPE_Q4_0, SB_TYPE_Q4_K, SB_TYPE_Q5_K, SB_TYPE_Q6_K};
+static const uint32_t k_types[] = {SB_TYPE_F32,  SB_TYPE_F16,  SB_TYPE_BF16, SB_TYPE_Q8_0, SB_TYPE_Q4_0, SB_TYPE_Q5_0,
+                                   SB_TYPE_Q5_1, SB_TYPE_Q4_1, SB_TYPE_Q4_K, SB_TYPE_Q5_K, SB_TYPE_Q6_K};
 #define N_TYPES (sizeof k_types / sizeof k_types[0])
 
 /* A kernel-set variant to test: an ISA plus features hidden from it. */
@@ -272,8 +273,9 @@ static void test_act_quant_exact(void) {
 static void test_repack_roundtrip(void) {
     sb_rng rng;
     sb_rng_seed(&rng, 7);
-    const uint32_t types[] = {SB_TYPE_Q8_0, SB_TYPE_Q4_0, SB_TYPE_Q4_K, SB_TYPE_Q5_K, SB_TYPE_Q6_K};
-    for (size_t i = 0; i < 5; i++) {
+    const uint32_t types[] = {SB_TYPE_Q8_0, SB_TYPE_Q4_0, SB_TYPE_Q5_0, SB_TYPE_Q5_1,
+                              SB_TYPE_Q4_1, SB_TYPE_Q4_K, SB_TYPE_Q5_K, SB_TYPE_Q6_K};
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
         const uint32_t type = types[i];
         const int pk = sb_pk_of_type(type);
         const int64_t rows = 21, cols = cols_of(type, 3);
@@ -464,68 +466,45 @@ static void test_dense_copy(void) {
     sb_free(wb);
 }
 
-/* Q4_1, Q5_0 and Q5_1 weights (converted at load) against the dequantized
- * rows: Q5_0 computes bit for bit what a Q8_0 weight of the same values
- * does, Q4_1 / Q5_1 what the F16 weight of their values rounded to F16
- * does, and all three stay within the activation rounding of the float64
- * product; borrowed (no repack) and owned copies agree. */
-static void test_converted_types(void) {
+/* Q4_1, Q5_0 and Q5_1 weights, packed as they are (no conversion at
+ * load): the packed and borrowed GGUF layouts agree bit for bit, rows
+ * dequantize back exactly (get_rows of a tied embedding), and products stay
+ * within the Q8_0 activation rounding of the float64 product of the
+ * dequantized rows. */
+static void test_legacy_types(void) {
     const uint32_t types[] = {SB_TYPE_Q5_0, SB_TYPE_Q5_1, SB_TYPE_Q4_1};
     const int64_t rows = 37, cols = 96, ns[] = {1, 2, 5};
     sb_rng rng;
     sb_rng_seed(&rng, 11);
     for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
         const uint32_t type = types[ti];
-        const uint32_t kt = type == SB_TYPE_Q5_0 ? SB_TYPE_Q8_0 : SB_TYPE_F16;
-        const size_t rb = mt_row_bytes(type, cols), krb = mt_row_bytes(kt, cols), bb = rb / (size_t)(cols / 32);
-        uint8_t *wb = sb_malloc(rb * (size_t)rows), *kb = sb_malloc(krb * (size_t)rows);
+        const size_t rb = mt_row_bytes(type, cols);
+        uint8_t *wb = mt_make_weight(&rng, type, rows, cols, 1);
         float *deq = sb_malloc((size_t)(rows * cols) * sizeof(float));
-        for (size_t i = 0; i < rb * (size_t)rows; i++)
-            wb[i] = (uint8_t)sb_rng_next(&rng);
-        for (int64_t b = 0; b < rows * cols / 32; b++) { /* finite scales: d, and m where the type has one */
-            uint16_t d = mt_rand_scale(&rng, true), m = mt_rand_scale(&rng, true);
-            memcpy(wb + (size_t)b * bb, &d, 2);
-            if (type != SB_TYPE_Q5_0)
-                memcpy(wb + (size_t)b * bb + 2, &m, 2);
-        }
-        for (int64_t r = 0; r < rows; r++) {
+        for (int64_t r = 0; r < rows; r++)
             sb_cpu_dequantize_row(type, wb + (size_t)r * rb, deq + r * cols, cols);
-            if (kt == SB_TYPE_Q8_0)
-                sb_ref_q5_0_to_q8_0((const sb_block_q5_0 *)(wb + (size_t)r * rb), (sb_block_q8_0 *)(kb + r * krb),
-                                    cols);
-            else
-                sb_ref_quant_f16(deq + r * cols, (uint16_t *)(kb + r * krb), cols);
-        }
-        sb_cpu_weight wq, wg, wk;
+        sb_cpu_weight wq, wg;
         SB_CHECK(sb_cpu_weight_init(&wq, type, rows, cols, wb, true, NULL) == SB_OK);
         SB_CHECK(sb_cpu_weight_init(&wg, type, rows, cols, wb, false, NULL) == SB_OK);
-        SB_CHECK(sb_cpu_weight_init(&wk, kt, rows, cols, kb, true, NULL) == SB_OK);
-        SB_CHECK(wq.type == kt && wg.type == kt && wq.packed && wg.packed && wg.layout == SB_LAYOUT_GGUF);
+        SB_CHECK(wq.type == type && wq.layout == SB_LAYOUT_X16 &&
+                 wq.packed_bytes == 3 * sb_pk_group_bytes(sb_pk_of_type(type), cols / 32));
+        SB_CHECK(wg.type == type && wg.layout == SB_LAYOUT_GGUF && wg.packed == NULL);
         float row[96];
-        for (int64_t r = 0; r < rows; r++) { /* get_rows of a converted (tied) embedding */
+        for (int64_t r = 0; r < rows; r++) {
             sb_cpu_weight_dequantize_row(&wq, r, row);
-            for (int64_t c = 0; c < cols; c++) {
-                const float want = deq[r * cols + c];
-                if (kt == SB_TYPE_Q8_0)
-                    SB_CHECK(row[c] == want);
-                else
-                    SB_CHECK(fabsf(row[c] - want) <= fabsf(want) * (1.0f / 1024) + 1e-7f);
-            }
+            SB_CHECK(memcmp(row, deq + r * cols, sizeof row) == 0);
         }
         for (size_t ni = 0; ni < sizeof ns / sizeof ns[0]; ni++) {
             const int64_t n = ns[ni];
             float *x = sb_malloc((size_t)(n * cols) * sizeof(float));
-            float *y[3];
-            for (int k = 0; k < 3; k++)
+            float *y[2];
+            for (int k = 0; k < 2; k++)
                 y[k] = sb_malloc((size_t)(n * rows) * sizeof(float));
             mt_fill_normal(&rng, x, n * cols, 1.0f);
-            void *scratch = sb_aligned_alloc(64, sb_cpu_matmul_scratch_size(&wk, n));
+            void *scratch = sb_aligned_alloc(64, sb_cpu_matmul_scratch_size(&wq, n));
             sb_cpu_matmul(g_pool2, &wq, x, n, y[0], false, scratch);
             sb_cpu_matmul(g_pool2, &wg, x, n, y[1], false, scratch);
-            sb_cpu_matmul(g_pool2, &wk, x, n, y[2], false, scratch);
-            SB_CHECKF(memcmp(y[0], y[2], (size_t)(n * rows) * sizeof(float)) == 0, "%s n=%lld: as %s",
-                      sb_type_name(type), (long long)n, sb_type_name(kt));
-            SB_CHECKF(memcmp(y[1], y[2], (size_t)(n * rows) * sizeof(float)) == 0, "%s n=%lld: borrowed",
+            SB_CHECKF(memcmp(y[0], y[1], (size_t)(n * rows) * sizeof(float)) == 0, "%s n=%lld: packed vs borrowed",
                       sb_type_name(type), (long long)n);
             double worst = 0;
             for (int64_t t = 0; t < n; t++)
@@ -538,28 +517,19 @@ static void test_converted_types(void) {
                     const double e = fabs(y[0][t * rows + r] - dot) / (mag + 1e-12);
                     worst = e > worst ? e : worst;
                 }
-            /* Q8_0 activations: within 1/127 of each product; F16: 2^-10 for weight and activation */
-            SB_CHECKF(worst <= (kt == SB_TYPE_Q8_0 ? 1.0 / 127 : 1.0 / 512), "%s n=%lld: relative error %.3g",
-                      sb_type_name(type), (long long)n, worst);
+            /* Q8_0 activations: within 1/127 of each product */
+            SB_CHECKF(worst <= 1.0 / 127, "%s n=%lld: relative error %.3g", sb_type_name(type), (long long)n, worst);
             sb_aligned_free(scratch);
             sb_free(x);
-            for (int k = 0; k < 3; k++)
+            for (int k = 0; k < 2; k++)
                 sb_free(y[k]);
         }
         sb_cpu_weight_free(&wq);
         sb_cpu_weight_free(&wg);
-        sb_cpu_weight_free(&wk);
         sb_free(wb);
-        sb_free(kb);
         sb_free(deq);
     }
-    /* the bytes the kernels hold them in, for the weight arena */
-    SB_CHECK(sb_cpu_matmul_bytes(SB_TYPE_Q5_0, 22 * 10) == 34 * 10);
-    SB_CHECK(sb_cpu_matmul_bytes(SB_TYPE_Q5_1, 24 * 3) == 64 * 3);
-    SB_CHECK(sb_cpu_matmul_bytes(SB_TYPE_Q4_1, 20) == 64);
-    SB_CHECK(sb_cpu_matmul_bytes(SB_TYPE_Q4_K, 144 * 7) == 144 * 7);
-    SB_CHECK(sb_cpu_matmul_bytes(SB_TYPE_F16, 1000) == 1000);
-    /* allocation failure while converting: NOMEM, nothing owned */
+    /* allocation failure while packing: NOMEM, nothing owned */
     static uint8_t data[22 * 4];
     sb_cpu_weight w;
     sb_error err;
@@ -694,7 +664,7 @@ int main(void) {
     SB_RUN(test_multi_shared_format);
     SB_RUN(test_oversubscribed_steals);
     SB_RUN(test_dense_copy);
-    SB_RUN(test_converted_types);
+    SB_RUN(test_legacy_types);
     SB_RUN(test_kernels_vs_reference);
     sb_threadpool_free(g_pool2);
     return sb_test_finish();
