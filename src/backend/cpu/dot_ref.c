@@ -18,12 +18,6 @@ float sb_ref_dot_block_q4_0(const sb_block_q4_0 *w, const sb_act_q8_0 *x) {
     return (float)isum * (sb_fp16_to_f32(w->d) * x->d);
 }
 
-/* The 5-bit value (0..31) of element j of a Q5_0/Q5_1 block. */
-static inline int q5_quant(const uint8_t qs[SB_QK4_0 / 2], const uint8_t qh[4], int j) {
-    const int low = j < SB_QK4_0 / 2 ? qs[j] & 0x0F : qs[j - SB_QK4_0 / 2] >> 4;
-    return low | (((qh[j / 8] >> (j % 8)) & 1) << 4);
-}
-
 /* The quant sum of an activation block (ggml's Q8_1 s = d * this). */
 static inline int act_qsum(const sb_act_q8_0 *x) {
     int s = 0;
@@ -36,7 +30,7 @@ static inline int act_qsum(const sb_act_q8_0 *x) {
 float sb_ref_dot_block_q5_0(const sb_block_q5_0 *w, const sb_act_q8_0 *x) {
     int isum = 0;
     for (int j = 0; j < SB_QK4_0; j++)
-        isum += (q5_quant(w->qs, w->qh, j) - 16) * x->qs[j];
+        isum += (sb_q5_quant(w->qs, w->qh, j) - 16) * x->qs[j];
     return (float)isum * (sb_fp16_to_f32(w->d) * x->d);
 }
 
@@ -45,7 +39,7 @@ float sb_ref_dot_block_q5_0(const sb_block_q5_0 *w, const sb_act_q8_0 *x) {
 float sb_ref_dot_block_q5_1(const sb_block_q5_1 *w, const sb_act_q8_0 *x) {
     int isum = 0;
     for (int j = 0; j < SB_QK4_0; j++)
-        isum += q5_quant(w->qs, w->qh, j) * x->qs[j];
+        isum += sb_q5_quant(w->qs, w->qh, j) * x->qs[j];
     return (float)isum * (sb_fp16_to_f32(w->d) * x->d) + sb_fp16_to_f32(w->m) * (x->d * (float)act_qsum(x));
 }
 

@@ -96,30 +96,25 @@ static void deinterleave4(uint8_t *dst, const uint8_t *src, int r, int nk, uint8
     deinterleave4s(dst, src, 4 * SB_MM_ROWS, r, nk, xor_mask);
 }
 
-/* The packed fifth bits of one row (mm_kernels.h, hb) from a Q5_0/Q5_1
- * qh word (bit j = element j), and back. */
-static uint32_t hb_of_qh(uint32_t qh) {
-    uint32_t hb = 0;
-    for (int i = 0; i < 4; i++)
-        for (int k = 0; k < 4; k++) {
-            hb |= ((qh >> (4 * k + i)) & 1u) << (8 * i + 2 * k);
-            hb |= ((qh >> (16 + 4 * k + i)) & 1u) << (8 * i + 2 * k + 1);
-        }
-    return hb;
+/* Element e of a Q5 block has its fifth bit at bit e % 8 of qh[e / 8], and
+ * in the packed hb (mm_kernels.h) at bit 2k + half of byte i, where
+ * e = 16 * half + 4k + i. These two move the bits between the layouts. */
+static void hb_of_qh(const uint8_t qh[4], uint8_t hb[4]) {
+    memset(hb, 0, 4);
+    for (int e = 0; e < SB_QK4_0; e++) {
+        const int i = e % 4, k = (e % 16) / 4, half = e / 16;
+        hb[i] |= (uint8_t)(((qh[e / 8] >> (e % 8)) & 1) << (2 * k + half));
+    }
 }
 
-static uint32_t qh_of_hb(uint32_t hb) {
-    uint32_t qh = 0;
-    for (int i = 0; i < 4; i++)
-        for (int k = 0; k < 4; k++) {
-            qh |= ((hb >> (8 * i + 2 * k)) & 1u) << (4 * k + i);
-            qh |= ((hb >> (8 * i + 2 * k + 1)) & 1u) << (16 + 4 * k + i);
-        }
-    return qh;
+static void qh_of_hb(const uint8_t hb[4], uint8_t qh[4]) {
+    memset(qh, 0, 4);
+    for (int e = 0; e < SB_QK4_0; e++) {
+        const int i = e % 4, k = (e % 16) / 4, half = e / 16;
+        qh[e / 8] |= (uint8_t)(((hb[i] >> (2 * k + half)) & 1) << (e % 8));
+    }
 }
 
-/* Packs the 32-element legacy blocks with a fifth bit or a min (Q5_0, Q5_1,
- * Q4_1): d (and m) in front of the pair, hb, then the nibbles as Q4_0. */
 /* Where the fields of a Q5_0, Q5_1 or Q4_1 block are (d leads each one);
  * 0 for a field the type lacks. */
 typedef struct legacy_fields {
@@ -137,18 +132,16 @@ static legacy_fields legacy_fields_of(int pk) {
     }
 }
 
+/* Packs the 32-element blocks with a fifth bit or a min (Q5_0, Q5_1,
+ * Q4_1): d (and m) in front of the pair, hb, then the nibbles as Q4_0. */
 static void pack_legacy(int pk, const uint8_t *const b[SB_MM_ROWS], uint8_t *dst, uint8_t *dsc) {
     const legacy_fields f = legacy_fields_of(pk);
     for (int r = 0; r < SB_MM_ROWS; r++) {
         memcpy(dsc + 2 * r, b[r], 2);
         if (f.m)
             memcpy(dsc + 32 + 2 * r, b[r] + f.m, 2);
-        if (f.qh) {
-            const uint8_t *q = b[r] + f.qh;
-            const uint32_t hb = hb_of_qh((uint32_t)q[0] | (uint32_t)q[1] << 8 | (uint32_t)q[2] << 16 | (uint32_t)q[3] << 24);
-            for (int i = 0; i < 4; i++)
-                dst[4 * r + i] = (uint8_t)(hb >> (8 * i));
-        }
+        if (f.qh)
+            hb_of_qh(b[r] + f.qh, dst + 4 * r);
     }
     interleave4(dst + (f.qh ? 64 : 0), b, f.qs, 4, 0);
 }
@@ -159,12 +152,8 @@ static void unpack_legacy(int pk, const uint8_t *gb, const uint16_t *d, int r, u
     memcpy(o, d + r, 2);
     if (f.m)
         memcpy(o + f.m, d + SB_MM_ROWS + r, 2);
-    if (f.qh) {
-        const uint8_t *h = gb + 4 * r;
-        const uint32_t qh = qh_of_hb((uint32_t)h[0] | (uint32_t)h[1] << 8 | (uint32_t)h[2] << 16 | (uint32_t)h[3] << 24);
-        for (int i = 0; i < 4; i++)
-            o[f.qh + i] = (uint8_t)(qh >> (8 * i));
-    }
+    if (f.qh)
+        qh_of_hb(gb + 4 * r, o + f.qh);
     deinterleave4(o + f.qs, gb + (f.qh ? 64 : 0), r, 4, 0);
 }
 

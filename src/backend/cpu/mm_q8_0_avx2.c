@@ -1,13 +1,12 @@
 /*
- * mm_q8_0_avx2.c - Q8_0 and Q4_0 weights x Q8_0 activations, AVX2.
+ * mm_q8_0_avx2.c - Q8_0 weights x Q8_0 activations, AVX2 (the nibble
+ * formats are in mm_q4_0_avx2.c).
  *
  * The 16 rows of a packed group are two ymm halves (rows 0-7 and 8-15 of
  * each 64-byte load), one 32-bit lane per row. vpmaddubsw multiplies
  * unsigned by signed bytes into int16 pairs: Q8_0 (stored +128) is turned
  * back to signed and multiplied as |w| x sign(x, w), which cannot saturate
- * (at most 2 x 128 x 127); Q4_0 nibbles (0..15) go in unsigned, and a whole
- * block of int16 pair sums fits (8 x 2 x 15 x 127), with the int32 sum
- * starting at corr = -8 * sum(x). AVX2 has 16 ymm registers, so tokens are
+ * (at most 2 x 128 x 127). AVX2 has 16 ymm registers, so tokens are
  * processed two at a time.
  */
 #include "mm_kernels.h"
@@ -56,62 +55,10 @@ SB_INLINE void q8_0_pair(const sb_mm_tile *t, int j0, const int NT) {
             _mm256_storeu_ps(t->acc + 16 * (j0 + j) + 8 * h, acc[j][h]);
 }
 
-SB_INLINE void q4_0_pair(const sb_mm_tile *t, int j0, const int NT) {
-    __m256 acc[2][2];
-    for (int j = 0; j < NT; j++)
-        for (int h = 0; h < 2; h++)
-            acc[j][h] = _mm256_loadu_ps(t->acc + 16 * (j0 + j) + 8 * h);
-    const __m256i m4 = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);
-    for (int64_t b = 0; b < t->nb; b++) {
-        const uint8_t *w = sb_pk_gb(t->w, b, 256, 32);
-        const uint16_t *wd = sb_pk_gd(t->w, b, 256, 32);
-        const sb_act_q8_0 *a[2];
-        __m256i s[2][2];
-        for (int j = 0; j < NT; j++) {
-            a[j] = (const sb_act_q8_0 *)(t->x + (size_t)(j0 + j) * t->x_tstride + (size_t)b * t->x_bstride);
-            s[j][0] = s[j][1] = _mm256_setzero_si256();
-        }
-        for (int k = 0; k < 4; k++) {
-            for (int h = 0; h < 2; h++) {
-                const __m256i v = sb_ld256(w + 64 * k + 32 * h);
-                const __m256i lo = _mm256_and_si256(v, m4);
-                const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
-                for (int j = 0; j < NT; j++) {
-                    const __m256i xl = _mm256_set1_epi32(sb_ld32(a[j]->qs + 4 * k));
-                    const __m256i xh = _mm256_set1_epi32(sb_ld32(a[j]->qs + 16 + 4 * k));
-                    s[j][h] = _mm256_add_epi16(s[j][h], _mm256_maddubs_epi16(lo, xl));
-                    s[j][h] = _mm256_add_epi16(s[j][h], _mm256_maddubs_epi16(hi, xh));
-                }
-            }
-        }
-        const __m256 d0 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)wd));
-        const __m256 d1 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(wd + 8)));
-        for (int j = 0; j < NT; j++) {
-            const __m256 dx = _mm256_set1_ps(a[j]->d);
-            const __m256i corr = _mm256_set1_epi32(a[j]->corr);
-            const __m256i i0 = _mm256_add_epi32(_mm256_madd_epi16(s[j][0], ones), corr);
-            const __m256i i1 = _mm256_add_epi32(_mm256_madd_epi16(s[j][1], ones), corr);
-            acc[j][0] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i0), _mm256_mul_ps(d0, dx), acc[j][0]);
-            acc[j][1] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i1), _mm256_mul_ps(d1, dx), acc[j][1]);
-        }
-    }
-    for (int j = 0; j < NT; j++)
-        for (int h = 0; h < 2; h++)
-            _mm256_storeu_ps(t->acc + 16 * (j0 + j) + 8 * h, acc[j][h]);
-}
-
 void sb_mm_tile_q8_0_avx2(const sb_mm_tile *t) {
     int j = 0;
     for (; j + 2 <= t->nt; j += 2)
         q8_0_pair(t, j, 2);
     if (j < t->nt)
         q8_0_pair(t, j, 1);
-}
-
-void sb_mm_tile_q4_0_avx2(const sb_mm_tile *t) {
-    int j = 0;
-    for (; j + 2 <= t->nt; j += 2)
-        q4_0_pair(t, j, 2);
-    if (j < t->nt)
-        q4_0_pair(t, j, 1);
 }

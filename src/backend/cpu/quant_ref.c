@@ -45,18 +45,12 @@ void sb_ref_dequant_q4_1(const sb_block_q4_1 *x, float *y, int64_t n) {
     }
 }
 
-/* The 5-bit value (0..31) of element j of a Q5_0/Q5_1 block. */
-static inline int q5_value(const uint8_t qs[SB_QK4_0 / 2], const uint8_t qh[4], int j) {
-    const int low = j < SB_QK4_0 / 2 ? qs[j] & 0x0F : qs[j - SB_QK4_0 / 2] >> 4;
-    return low | (((qh[j / 8] >> (j % 8)) & 1) << 4);
-}
-
 /* Q5_0 to F32 (ggml dequantize_row_q5_0). */
 void sb_ref_dequant_q5_0(const sb_block_q5_0 *x, float *y, int64_t n) {
     for (int64_t b = 0; b < n / SB_QK4_0; b++, y += SB_QK4_0) {
         const float d = sb_fp16_to_f32(x[b].d);
         for (int j = 0; j < SB_QK4_0; j++)
-            y[j] = (float)(q5_value(x[b].qs, x[b].qh, j) - 16) * d;
+            y[j] = (float)(sb_q5_quant(x[b].qs, x[b].qh, j) - 16) * d;
     }
 }
 
@@ -65,7 +59,7 @@ void sb_ref_dequant_q5_1(const sb_block_q5_1 *x, float *y, int64_t n) {
     for (int64_t b = 0; b < n / SB_QK4_0; b++, y += SB_QK4_0) {
         const float d = sb_fp16_to_f32(x[b].d), m = sb_fp16_to_f32(x[b].m);
         for (int j = 0; j < SB_QK4_0; j++)
-            y[j] = (float)q5_value(x[b].qs, x[b].qh, j) * d + m;
+            y[j] = (float)sb_q5_quant(x[b].qs, x[b].qh, j) * d + m;
     }
 }
 

@@ -49,6 +49,12 @@ static inline void sb_q4k_scale_min(int j, const uint8_t *q, uint8_t *d, uint8_t
     }
 }
 
+/* The 5-bit value (0..31) of element j of a Q5_0/Q5_1 block. */
+static inline int sb_q5_quant(const uint8_t qs[SB_QK4_0 / 2], const uint8_t qh[4], int j) {
+    const int low = j < SB_QK4_0 / 2 ? qs[j] & 0x0F : qs[j - SB_QK4_0 / 2] >> 4;
+    return low | (((qh[j / 8] >> (j % 8)) & 1) << 4);
+}
+
 /* ---- dequantization (n a multiple of the block size) ---- */
 void sb_ref_dequant_q4_0(const sb_block_q4_0 *x, float *y, int64_t n);
 void sb_ref_dequant_q8_0(const sb_block_q8_0 *x, float *y, int64_t n);
