@@ -65,14 +65,13 @@ SB_INLINE int8x16_t ld(const uint8_t *p) { return vreinterpretq_s8_u8(vld1q_u8(p
 /* Loads 4 fp16 scales as F32. */
 SB_INLINE float32x4_t ld_f16x4(const uint16_t *p) { return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(p))); }
 
-/* ---- Q8_0 and Q4_0 ---- */
+/* ---- Q8_0 ---- */
 
-SB_INLINE void q32_pair(const sb_mm_tile *t, int j0, const bool q4, const int NT) {
-    const uint8x16_t flip = vdupq_n_u8(0x80), m4 = vdupq_n_u8(0x0F);
-    const size_t gb = q4 ? 256 : 512;
+SB_INLINE void q8_0_pair(const sb_mm_tile *t, int j0, const int NT) {
+    const uint8x16_t flip = vdupq_n_u8(0x80);
     for (int64_t b = 0; b < t->nb; b++) {
-        const uint8_t *w = sb_pk_gb(t->w, b, gb, 32);
-        const uint16_t *wd = sb_pk_gd(t->w, b, gb, 32);
+        const uint8_t *w = sb_pk_gb(t->w, b, 512, 32);
+        const uint16_t *wd = sb_pk_gd(t->w, b, 512, 32);
         const sb_act_q8_0 *a[2];
         int32x4_t s[2][4];
         int8x16_t x0[2], x1[2];
@@ -83,29 +82,14 @@ SB_INLINE void q32_pair(const sb_mm_tile *t, int j0, const bool q4, const int NT
             x0[j] = vld1q_s8(a[j]->qs);
             x1[j] = vld1q_s8(a[j]->qs + 16);
         }
-        if (q4) {
-#pragma GCC unroll 4
-            for (int k = 0; k < 4; k++)
-#pragma GCC unroll 4
-                for (int r = 0; r < 4; r++) {
-                    const uint8x16_t v = vld1q_u8(w + 64 * k + 16 * r);
-                    const int8x16_t lo = vreinterpretq_s8_u8(vandq_u8(v, m4));
-                    const int8x16_t hi = vreinterpretq_s8_u8(vshrq_n_u8(v, 4));
-                    for (int j = 0; j < NT; j++) {
-                        s[j][r] = DOT4(s[j][r], lo, x0[j], k);
-                        s[j][r] = DOT4(s[j][r], hi, x1[j], k);
-                    }
-                }
-        } else {
 #pragma GCC unroll 8
-            for (int k = 0; k < 8; k++)
+        for (int k = 0; k < 8; k++)
 #pragma GCC unroll 4
-                for (int r = 0; r < 4; r++) {
-                    const int8x16_t v = vreinterpretq_s8_u8(veorq_u8(vld1q_u8(w + 64 * k + 16 * r), flip));
-                    for (int j = 0; j < NT; j++)
-                        s[j][r] = DOT4(s[j][r], v, k < 4 ? x0[j] : x1[j], k & 3);
-                }
-        }
+            for (int r = 0; r < 4; r++) {
+                const int8x16_t v = vreinterpretq_s8_u8(veorq_u8(vld1q_u8(w + 64 * k + 16 * r), flip));
+                for (int j = 0; j < NT; j++)
+                    s[j][r] = DOT4(s[j][r], v, k < 4 ? x0[j] : x1[j], k & 3);
+            }
         /* the F32 sums live in the tile's acc array: 32 registers hold the
          * int32 sums, activations and weights, not also 8 accumulators */
         for (int r = 0; r < 4; r++) {
@@ -121,25 +105,18 @@ SB_INLINE void q32_pair(const sb_mm_tile *t, int j0, const bool q4, const int NT
 void SB_NEON_SUFFIX(sb_mm_tile_q8_0)(const sb_mm_tile *t) {
     int j = 0;
     for (; j + 2 <= t->nt; j += 2)
-        q32_pair(t, j, false, 2);
+        q8_0_pair(t, j, 2);
     if (j < t->nt)
-        q32_pair(t, j, false, 1);
+        q8_0_pair(t, j, 1);
 }
 
-void SB_NEON_SUFFIX(sb_mm_tile_q4_0)(const sb_mm_tile *t) {
-    int j = 0;
-    for (; j + 2 <= t->nt; j += 2)
-        q32_pair(t, j, true, 2);
-    if (j < t->nt)
-        q32_pair(t, j, true, 1);
-}
+/* ---- Q4_0, Q4_1, Q5_0 and Q5_1 (the 32-element nibble formats) ----
+ * Without a min the int32 sum starts at corr = -8 (Q4_0) or -16 (Q5_0)
+ * times sum(x); Q4_1 and Q5_1 start at 0 and add the min term
+ * m * d_x * sum(x), sum(x) being -corr. The fifth bit of Q5_0 / Q5_1 comes
+ * from hb (mm_kernels.h) by one shift and mask per load. */
 
-/* ---- Q5_0, Q5_1 and Q4_1 ----
- * The nibbles as Q4_0; the fifth bit from hb (mm_kernels.h) by one shift
- * and mask per load. Q5_0 starts at corr = -16 * sum(x); Q4_1 and Q5_1 start
- * at 0 and add the min term m * d_x * sum(x), sum(x) being -corr. */
-
-SB_INLINE void q5_pair(const sb_mm_tile *t, int j0, const bool HB, const bool MIN, const int NT) {
+SB_INLINE void nibble_pair(const sb_mm_tile *t, int j0, const bool HB, const bool MIN, const int NT) {
     const uint8x16_t m4 = vdupq_n_u8(0x0F), bit4 = vdupq_n_u8(0x10);
     const size_t mb = HB ? 320 : 256, sbytes = MIN ? 64 : 32;
     for (int64_t b = 0; b < t->nb; b++) {
@@ -156,16 +133,18 @@ SB_INLINE void q5_pair(const sb_mm_tile *t, int j0, const bool HB, const bool MI
             x0[j] = vld1q_s8(a[j]->qs);
             x1[j] = vld1q_s8(a[j]->qs + 16);
         }
+        uint16x8_t hb[4];
+        for (int r = 0; r < 4; r++)
+            hb[r] = HB ? vld1q_u16((const uint16_t *)(w + 16 * r)) : vdupq_n_u16(0);
 #pragma GCC unroll 4
-        for (int r = 0; r < 4; r++) {
-            const uint16x8_t hb = HB ? vld1q_u16((const uint16_t *)(w + 16 * r)) : vdupq_n_u16(0);
+        for (int k = 0; k < 4; k++)
 #pragma GCC unroll 4
-            for (int k = 0; k < 4; k++) {
+            for (int r = 0; r < 4; r++) {
                 const uint8x16_t v = vld1q_u8(q + 64 * k + 16 * r);
                 uint8x16_t lo = vandq_u8(v, m4), hi = vshrq_n_u8(v, 4);
                 if (HB) {
-                    const uint8x16_t hl = vreinterpretq_u8_u16(vshlq_u16(hb, vdupq_n_s16((int16_t)(4 - 2 * k))));
-                    const uint8x16_t hh = vreinterpretq_u8_u16(vshlq_u16(hb, vdupq_n_s16((int16_t)(3 - 2 * k))));
+                    const uint8x16_t hl = vreinterpretq_u8_u16(vshlq_u16(hb[r], vdupq_n_s16((int16_t)(4 - 2 * k))));
+                    const uint8x16_t hh = vreinterpretq_u8_u16(vshlq_u16(hb[r], vdupq_n_s16((int16_t)(3 - 2 * k))));
                     lo = vorrq_u8(lo, vandq_u8(hl, bit4));
                     hi = vorrq_u8(hi, vandq_u8(hh, bit4));
                 }
@@ -174,7 +153,6 @@ SB_INLINE void q5_pair(const sb_mm_tile *t, int j0, const bool HB, const bool MI
                     s[j][r] = DOT4(s[j][r], vreinterpretq_s8_u8(hi), x1[j], k);
                 }
             }
-        }
         for (int r = 0; r < 4; r++) {
             const float32x4_t dw = ld_f16x4(wd + 4 * r);
             const float32x4_t dm = MIN ? ld_f16x4(wd + SB_MM_ROWS + 4 * r) : vdupq_n_f32(0.0f);
@@ -190,17 +168,18 @@ SB_INLINE void q5_pair(const sb_mm_tile *t, int j0, const bool HB, const bool MI
 }
 
 /* Runs a tile two tokens at a time. */
-SB_INLINE void q5_tile(const sb_mm_tile *t, const bool HB, const bool MIN) {
+SB_INLINE void nibble_tile(const sb_mm_tile *t, const bool HB, const bool MIN) {
     int j = 0;
     for (; j + 2 <= t->nt; j += 2)
-        q5_pair(t, j, HB, MIN, 2);
+        nibble_pair(t, j, HB, MIN, 2);
     if (j < t->nt)
-        q5_pair(t, j, HB, MIN, 1);
+        nibble_pair(t, j, HB, MIN, 1);
 }
 
-void SB_NEON_SUFFIX(sb_mm_tile_q5_0)(const sb_mm_tile *t) { q5_tile(t, true, false); }
-void SB_NEON_SUFFIX(sb_mm_tile_q5_1)(const sb_mm_tile *t) { q5_tile(t, true, true); }
-void SB_NEON_SUFFIX(sb_mm_tile_q4_1)(const sb_mm_tile *t) { q5_tile(t, false, true); }
+void SB_NEON_SUFFIX(sb_mm_tile_q4_0)(const sb_mm_tile *t) { nibble_tile(t, false, false); }
+void SB_NEON_SUFFIX(sb_mm_tile_q5_0)(const sb_mm_tile *t) { nibble_tile(t, true, false); }
+void SB_NEON_SUFFIX(sb_mm_tile_q5_1)(const sb_mm_tile *t) { nibble_tile(t, true, true); }
+void SB_NEON_SUFFIX(sb_mm_tile_q4_1)(const sb_mm_tile *t) { nibble_tile(t, false, true); }
 
 /* ---- Q4_K and Q5_K ---- */
 
