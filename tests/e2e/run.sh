@@ -34,12 +34,14 @@ fi
 export SOLEBOX_BIN="$bin" SOLEBOX_MODEL="$model" SOLEBOX_DATA_DIR="$work/data"
 mkdir -p "$work/data"
 cd "$work"
+# The output is also kept in WORK_DIR/last-MODE.log, so a failure in a local
+# run whose console output was not kept can still be read afterwards.
 case "$mode" in
   e2e)
-    exec node --test --test-concurrency=1 api.test.mjs errors.test.mjs lifecycle.test.mjs ;;
+    node --test --test-concurrency=1 api.test.mjs errors.test.mjs lifecycle.test.mjs 2>&1 | tee "last-$mode.log" ;;
   load)
-    exec node load.mjs --bin "$bin" --model "$model" --clients 32 --seconds 60 --max-tokens 16,128 \
-      --serve-arg -t --serve-arg 2 --serve-arg --parallel --serve-arg 32 ;;
+    node load.mjs --bin "$bin" --model "$model" --clients 32 --seconds 60 --max-tokens 16,128 \
+      --serve-arg -t --serve-arg 2 --serve-arg --parallel --serve-arg 32 2>&1 | tee "last-$mode.log" ;;
   *)
     echo "unknown mode $mode"; exit 2 ;;
 esac
