@@ -22,10 +22,10 @@
  * Q4_K_M is llama-quantize's mix: Q4_K, with Q6_K for the output and for
  * attn_v / ffn_down of the layers its use_more_bits rule picks.
  */
+#include "bench_util.h"
 #include "cpu_matmul.h"
 #include "cpu_membw.h"
 #include "sb_alloc.h"
-#include "sb_half.h"
 #include "sb_tensor_type.h"
 #include "sb_time.h"
 
@@ -48,61 +48,11 @@ typedef struct mat {
     sb_cpu_weight w;
 } mat;
 
-static uint64_t g_rng = 0x9E3779B97F4A7C15ull;
-static inline uint64_t rnd(void) {
-    g_rng ^= g_rng << 13;
-    g_rng ^= g_rng >> 7;
-    g_rng ^= g_rng << 17;
-    return g_rng;
-}
+/* Random weights and activations, the same on every run. */
+static sb_rng g_rng;
 
 /* llama.cpp's rule for the layers that get more bits in Q4_K_M. */
 static bool use_more_bits(int i, int n) { return i < n / 8 || i >= 7 * n / 8 || (i - n / 8) % 3 == 2; }
-
-/* Fills GGUF bytes of `type` with random quants and sane scales. */
-static void fill(uint32_t type, uint8_t *p, int64_t rows, int64_t cols) {
-    uint64_t rb = 0;
-    sb_type_row_size(type, (uint64_t)cols, &rb);
-    const size_t bytes = (size_t)(rb * (uint64_t)rows);
-    if (type == SB_TYPE_F16 || type == SB_TYPE_BF16 || type == SB_TYPE_F32) {
-        static float table[4096];
-        if (table[1] == 0.0f)
-            for (int i = 0; i < 4096; i++)
-                table[i] = (float)((double)(rnd() % 20001) / 10000.0 - 1.0);
-        const size_t n = bytes / (type == SB_TYPE_F32 ? 4 : 2);
-        for (size_t i = 0; i < n; i++) {
-            const float v = table[rnd() & 4095];
-            if (type == SB_TYPE_F32)
-                ((float *)p)[i] = v;
-            else
-                ((uint16_t *)p)[i] = type == SB_TYPE_F16 ? sb_f32_to_fp16(v) : sb_f32_to_bf16(v);
-        }
-        return;
-    }
-    for (size_t i = 0; i + 8 <= bytes; i += 8) {
-        const uint64_t r = rnd();
-        memcpy(p + i, &r, 8);
-    }
-    const uint32_t bs = sb_type_traits_of(type)->block_size, ts = sb_type_traits_of(type)->type_size;
-    const size_t nblocks = (size_t)rows * (size_t)(cols / bs);
-    const uint16_t d = sb_f32_to_fp16(0.01f);
-    for (size_t b = 0; b < nblocks; b++) {
-        uint8_t *blk = p + b * ts;
-        switch (type) {
-        case SB_TYPE_Q6_K:
-            memcpy(blk + 208, &d, 2);
-            break;
-        case SB_TYPE_Q4_K:
-        case SB_TYPE_Q5_K:
-            memcpy(blk, &d, 2);
-            memcpy(blk + 2, &d, 2);
-            break;
-        default:
-            memcpy(blk, &d, 2);
-            break;
-        }
-    }
-}
 
 /* The matrices of the model for a weight-type name, in decode order. */
 static int build(const char *tname, mat *m, bool repack) {
@@ -138,7 +88,7 @@ static int build(const char *tname, mat *m, bool repack) {
             fprintf(stderr, "out of memory\n");
             return -1;
         }
-        fill(m[i].type, g, m[i].rows, m[i].cols);
+        bench_fill_weight(&g_rng, m[i].type, g, m[i].rows, m[i].cols);
         sb_error err;
         if (sb_cpu_weight_init(&m[i].w, m[i].type, m[i].rows, m[i].cols, g, repack, &err) != SB_OK) {
             fprintf(stderr, "%s\n", err.msg);
@@ -156,11 +106,6 @@ static void release(mat *m, int n) {
             sb_aligned_free((void *)m[i].w.data);
         sb_cpu_weight_free(&m[i].w);
     }
-}
-
-static int cmp_double(const void *a, const void *b) {
-    const double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
 }
 
 /* Runs every matmul once with n tokens; returns seconds. fused: q/k/v and
@@ -191,6 +136,7 @@ static double pass(sb_threadpool *pool, mat *m, int nm, int64_t n, const float *
 
 int main(int argc, char **argv) {
     int threads = 2, tokens = 12, reps = 5;
+    sb_rng_seed(&g_rng, 0x9E3779B97F4A7C15ull);
     size_t bw_mib = 1024;
     const char *types = "q8_0,q4_0,q4_k_m,f16";
     char gemm_list[64] = "128,512";
@@ -258,7 +204,7 @@ int main(int argc, char **argv) {
     if (!x || !y)
         return 1;
     for (int64_t i = 0; i < max_n * FF; i++)
-        x[i] = (float)((double)(rnd() % 20001) / 10000.0 - 1.0);
+        x[i] = (float)((double)(sb_rng_next(&g_rng) % 20001) / 10000.0 - 1.0);
 
     char tl[256];
     snprintf(tl, sizeof tl, "%s", types);
@@ -300,11 +246,11 @@ int main(int argc, char **argv) {
             fr[k] = bytes / t[k] / bws[k];
             fru[k] = bytes / tu[k] / bws[k];
         }
-        qsort(t, (size_t)tokens, sizeof *t, cmp_double);
-        qsort(tu, (size_t)tokens, sizeof *tu, cmp_double);
-        qsort(fr, (size_t)tokens, sizeof *fr, cmp_double);
-        qsort(fru, (size_t)tokens, sizeof *fru, cmp_double);
-        qsort(bws, (size_t)tokens, sizeof *bws, cmp_double);
+        qsort(t, (size_t)tokens, sizeof *t, bench_cmp_double);
+        qsort(tu, (size_t)tokens, sizeof *tu, bench_cmp_double);
+        qsort(fr, (size_t)tokens, sizeof *fr, bench_cmp_double);
+        qsort(fru, (size_t)tokens, sizeof *fru, bench_cmp_double);
+        qsort(bws, (size_t)tokens, sizeof *bws, bench_cmp_double);
         const double tok = t[tokens / 2], toku = tu[tokens / 2];
         printf("%-7s %7.1f MB  decode: %6.2f ms/token (best %.2f)  %5.1f GB/s = %5.1f%% of the bandwidth measured "
                "beside each token (median %.1f GB/s, range %.1f-%.1f)\n",
@@ -332,7 +278,7 @@ int main(int argc, char **argv) {
                 best = tr[r] < best ? tr[r] : best;
                 sum += tr[r];
             }
-            qsort(tr, runs, sizeof tr[0], cmp_double);
+            qsort(tr, runs, sizeof tr[0], bench_cmp_double);
             printf("%-7s          prefill n=%-4lld %7.1f tok/s (best %.1f)  %6.1f GOP/s\n", tn, (long long)n,
                    (double)n / tr[1], (double)n / best, 2.0 * macs * (double)n / tr[1] / 1e9);
             fflush(stdout);

@@ -33,10 +33,10 @@
  *
  * Usage: bench_split [--passes N]   (default 12)
  */
+#include "bench_util.h"
 #include "cpu_matmul.h"
 #include "cpu_membw.h"
 #include "sb_alloc.h"
-#include "sb_half.h"
 #include "sb_tensor_type.h"
 #include "sb_threadpool.h"
 #include "sb_time.h"
@@ -78,34 +78,19 @@ typedef struct pass_ctx {
     volatile float sink[2];
 } pass_ctx;
 
-static uint64_t g_rng = 0x9E3779B97F4A7C15ull;
-static uint64_t rnd(void) {
-    g_rng ^= g_rng << 13;
-    g_rng ^= g_rng >> 7;
-    g_rng ^= g_rng << 17;
-    return g_rng;
-}
-
 /* A random Q4_0 weight (every block's scale 0.01) packed into the arena. */
-static void make_weight(sb_cpu_weight *w, int64_t rows, int64_t cols, sb_cpu_arena *arena) {
+static void make_weight(sb_rng *rng, sb_cpu_weight *w, int64_t rows, int64_t cols, sb_cpu_arena *arena) {
     uint64_t row_bytes;
     if (!sb_type_row_size(SB_TYPE_Q4_0, cols, &row_bytes)) {
         fprintf(stderr, "bench_split: bad shape\n");
         exit(1);
     }
-    const size_t bytes = (size_t)row_bytes * (size_t)rows;
-    uint8_t *p = sb_aligned_alloc(64, bytes);
+    uint8_t *p = sb_aligned_alloc(64, (size_t)row_bytes * (size_t)rows);
     if (!p) {
         fprintf(stderr, "bench_split: out of memory\n");
         exit(1);
     }
-    for (size_t i = 0; i + 8 <= bytes; i += 8) {
-        const uint64_t r = rnd();
-        memcpy(p + i, &r, 8);
-    }
-    const uint16_t d = sb_f32_to_fp16(0.01f);
-    for (size_t o = 0; o < bytes; o += 18)
-        memcpy(p + o, &d, 2);
+    bench_fill_weight(rng, SB_TYPE_Q4_0, p, rows, cols);
     sb_error err;
     if (sb_cpu_weight_init_in(w, SB_TYPE_Q4_0, rows, cols, p, true, arena, &err) != SB_OK || !w->in_arena) {
         fprintf(stderr, "bench_split: packing failed or arena full\n");
@@ -226,11 +211,6 @@ static void engine_pass(sb_threadpool *pool, sb_cpu_weight *m, const float *x, f
     sb_cpu_matmul(pool, &m[LAYERS * MATS_PER_LAYER], x, 1, y, false, scratch);
 }
 
-static int cmp_double(const void *a, const void *b) {
-    const double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
 /* The byte range from the start of weight a to the end of weight b. */
 static call_range span(const sb_cpu_weight *a, const sb_cpu_weight *b) {
     const uint8_t *p = a->packed;
@@ -257,6 +237,8 @@ int main(int argc, char **argv) {
         printf("bench_split: this CPU has no AVX-512 VNNI; nothing measured\n");
         return 0;
     }
+    sb_rng rng;
+    sb_rng_seed(&rng, 0x9E3779B97F4A7C15ull);
     sb_error err;
     sb_threadpool *pool;
     sb_cpu_arena arena;
@@ -269,8 +251,8 @@ int main(int argc, char **argv) {
     sb_cpu_weight m[N_MATS];
     for (int l = 0; l < LAYERS; l++)
         for (int j = 0; j < MATS_PER_LAYER; j++)
-            make_weight(&m[l * MATS_PER_LAYER + j], shapes[j][0], shapes[j][1], &arena);
-    make_weight(&m[N_MATS - 1], 32000, 2048, &arena);
+            make_weight(&rng, &m[l * MATS_PER_LAYER + j], shapes[j][0], shapes[j][1], &arena);
+    make_weight(&rng, &m[N_MATS - 1], 32000, 2048, &arena);
     double bytes = 0;
     for (int i = 0; i < N_MATS; i++)
         bytes += (double)m[i].packed_bytes;
@@ -300,7 +282,7 @@ int main(int argc, char **argv) {
         return 1;
     }
     for (int i = 0; i < 5632; i++)
-        x[i] = (float)(rnd() % 2001) / 1000.0f - 1.0f;
+        x[i] = (float)(sb_rng_next(&rng) % 2001) / 1000.0f - 1.0f;
     memset(ctx, 0, sizeof *ctx);
     ctx->calls = calls;
 
@@ -331,12 +313,12 @@ int main(int argc, char **argv) {
             bw[nbw++] = read / 1e9;
         }
     }
-    qsort(bw, (size_t)nbw, sizeof *bw, cmp_double);
+    qsort(bw, (size_t)nbw, sizeof *bw, bench_cmp_double);
     printf("read bandwidth beside the passes: median %.1f GB/s (quartiles "
            "%.1f..%.1f)\n",
            bw[nbw / 2], bw[nbw / 4], bw[3 * nbw / 4]);
     for (int w = 0; w < N_WAYS; w++) {
-        qsort(frac[w], (size_t)passes, sizeof(double), cmp_double);
+        qsort(frac[w], (size_t)passes, sizeof(double), bench_cmp_double);
         printf("  %-12s %5.1f%% of the read beside it (quartiles %.1f..%.1f)\n", way_names[w],
                100 * frac[w][passes / 2], 100 * frac[w][passes / 4], 100 * frac[w][3 * passes / 4]);
     }
