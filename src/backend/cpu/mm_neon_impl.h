@@ -27,30 +27,18 @@
 SB_INLINE int32x4_t dot4(int32x4_t acc, int8x16_t w, int8x16_t xv, const int lane) {
 #if SB_NEON_DOT
     switch (lane) {
-    case 0:
-        return vdotq_laneq_s32(acc, w, xv, 0);
-    case 1:
-        return vdotq_laneq_s32(acc, w, xv, 1);
-    case 2:
-        return vdotq_laneq_s32(acc, w, xv, 2);
-    default:
-        return vdotq_laneq_s32(acc, w, xv, 3);
+    case 0: return vdotq_laneq_s32(acc, w, xv, 0);
+    case 1: return vdotq_laneq_s32(acc, w, xv, 1);
+    case 2: return vdotq_laneq_s32(acc, w, xv, 2);
+    default: return vdotq_laneq_s32(acc, w, xv, 3);
     }
 #else
     int32x4_t xl;
     switch (lane) {
-    case 0:
-        xl = vdupq_laneq_s32(vreinterpretq_s32_s8(xv), 0);
-        break;
-    case 1:
-        xl = vdupq_laneq_s32(vreinterpretq_s32_s8(xv), 1);
-        break;
-    case 2:
-        xl = vdupq_laneq_s32(vreinterpretq_s32_s8(xv), 2);
-        break;
-    default:
-        xl = vdupq_laneq_s32(vreinterpretq_s32_s8(xv), 3);
-        break;
+    case 0: xl = vdupq_laneq_s32(vreinterpretq_s32_s8(xv), 0); break;
+    case 1: xl = vdupq_laneq_s32(vreinterpretq_s32_s8(xv), 1); break;
+    case 2: xl = vdupq_laneq_s32(vreinterpretq_s32_s8(xv), 2); break;
+    default: xl = vdupq_laneq_s32(vreinterpretq_s32_s8(xv), 3); break;
     }
     const int8x16_t xb = vreinterpretq_s8_s32(xl);
     const int16x8_t p = vmull_s8(vget_low_s8(w), vget_low_s8(xb));
@@ -65,6 +53,42 @@ SB_INLINE int8x16_t ld(const uint8_t *p) { return vreinterpretq_s8_u8(vld1q_u8(p
 /* Loads 4 fp16 scales as F32. */
 SB_INLINE float32x4_t ld_f16x4(const uint16_t *p) { return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(p))); }
 
+/* ---- the 32-element formats (Q8_0 and the nibble formats) ---- */
+
+/* Block b's activations for the NT (1 or 2) tokens from j0: a[j], its 32
+ * quants as x0[j] / x1[j], and the four int32 sums of 4 rows started at
+ * corr (start_corr) or at 0. */
+SB_INLINE void pair_acts(const sb_mm_tile *t, int j0, int64_t b, const bool start_corr, const int NT,
+                         const sb_act_q8_0 *a[2], int32x4_t s[2][4], int8x16_t x0[2], int8x16_t x1[2]) {
+    for (int j = 0; j < NT; j++) {
+        a[j] = (const sb_act_q8_0 *)(t->x + (size_t)(j0 + j) * t->x_tstride + (size_t)b * t->x_bstride);
+        for (int r = 0; r < 4; r++)
+            s[j][r] = vdupq_n_s32(start_corr ? a[j]->corr : 0);
+        x0[j] = vld1q_s8(a[j]->qs);
+        x1[j] = vld1q_s8(a[j]->qs + 16);
+    }
+}
+
+/* acc += the block's int32 sums times d_w * d_x, and with a min (MIN) the
+ * min term m * d_x * sum(x), sum(x) being -corr; wd: the block's 16 scales
+ * (then its 16 mins). The F32 sums live in the tile's acc array: 32
+ * registers hold the int32 sums, activations and weights, not also 8
+ * accumulators. */
+SB_INLINE void pair_scale(const sb_mm_tile *t, int j0, const uint16_t *wd, const bool MIN, const int NT,
+                          const sb_act_q8_0 *a[2], int32x4_t s[2][4]) {
+    for (int r = 0; r < 4; r++) {
+        const float32x4_t dw = ld_f16x4(wd + 4 * r);
+        const float32x4_t dm = MIN ? ld_f16x4(wd + SB_MM_ROWS + 4 * r) : vdupq_n_f32(0.0f);
+        for (int j = 0; j < NT; j++) {
+            float *accp = t->acc + 16 * (j0 + j) + 4 * r;
+            float32x4_t acc = vfmaq_f32(vld1q_f32(accp), vcvtq_f32_s32(s[j][r]), vmulq_n_f32(dw, a[j]->d));
+            if (MIN)
+                acc = vfmaq_n_f32(acc, dm, a[j]->d * -(float)a[j]->corr);
+            vst1q_f32(accp, acc);
+        }
+    }
+}
+
 /* ---- Q8_0 ---- */
 
 SB_INLINE void q8_0_pair(const sb_mm_tile *t, int j0, const int NT) {
@@ -75,13 +99,7 @@ SB_INLINE void q8_0_pair(const sb_mm_tile *t, int j0, const int NT) {
         const sb_act_q8_0 *a[2];
         int32x4_t s[2][4];
         int8x16_t x0[2], x1[2];
-        for (int j = 0; j < NT; j++) {
-            a[j] = (const sb_act_q8_0 *)(t->x + (size_t)(j0 + j) * t->x_tstride + (size_t)b * t->x_bstride);
-            for (int r = 0; r < 4; r++)
-                s[j][r] = vdupq_n_s32(a[j]->corr);
-            x0[j] = vld1q_s8(a[j]->qs);
-            x1[j] = vld1q_s8(a[j]->qs + 16);
-        }
+        pair_acts(t, j0, b, true, NT, a, s, x0, x1);
 #pragma GCC unroll 8
         for (int k = 0; k < 8; k++)
 #pragma GCC unroll 4
@@ -90,15 +108,7 @@ SB_INLINE void q8_0_pair(const sb_mm_tile *t, int j0, const int NT) {
                 for (int j = 0; j < NT; j++)
                     s[j][r] = DOT4(s[j][r], v, k < 4 ? x0[j] : x1[j], k & 3);
             }
-        /* the F32 sums live in the tile's acc array: 32 registers hold the
-         * int32 sums, activations and weights, not also 8 accumulators */
-        for (int r = 0; r < 4; r++) {
-            const float32x4_t dw = ld_f16x4(wd + 4 * r);
-            for (int j = 0; j < NT; j++) {
-                float *accp = t->acc + 16 * (j0 + j) + 4 * r;
-                vst1q_f32(accp, vfmaq_f32(vld1q_f32(accp), vcvtq_f32_s32(s[j][r]), vmulq_n_f32(dw, a[j]->d)));
-            }
-        }
+        pair_scale(t, j0, wd, false, NT, a, s);
     }
 }
 
@@ -126,13 +136,7 @@ SB_INLINE void nibble_pair(const sb_mm_tile *t, int j0, const bool HB, const boo
         const sb_act_q8_0 *a[2];
         int32x4_t s[2][4];
         int8x16_t x0[2], x1[2];
-        for (int j = 0; j < NT; j++) {
-            a[j] = (const sb_act_q8_0 *)(t->x + (size_t)(j0 + j) * t->x_tstride + (size_t)b * t->x_bstride);
-            for (int r = 0; r < 4; r++)
-                s[j][r] = vdupq_n_s32(MIN ? 0 : a[j]->corr);
-            x0[j] = vld1q_s8(a[j]->qs);
-            x1[j] = vld1q_s8(a[j]->qs + 16);
-        }
+        pair_acts(t, j0, b, !MIN, NT, a, s, x0, x1);
         uint16x8_t hb[4];
         for (int r = 0; r < 4; r++)
             hb[r] = HB ? vld1q_u16((const uint16_t *)(w + 16 * r)) : vdupq_n_u16(0);
@@ -153,17 +157,7 @@ SB_INLINE void nibble_pair(const sb_mm_tile *t, int j0, const bool HB, const boo
                     s[j][r] = DOT4(s[j][r], vreinterpretq_s8_u8(hi), x1[j], k);
                 }
             }
-        for (int r = 0; r < 4; r++) {
-            const float32x4_t dw = ld_f16x4(wd + 4 * r);
-            const float32x4_t dm = MIN ? ld_f16x4(wd + SB_MM_ROWS + 4 * r) : vdupq_n_f32(0.0f);
-            for (int j = 0; j < NT; j++) {
-                float *accp = t->acc + 16 * (j0 + j) + 4 * r;
-                float32x4_t acc = vfmaq_f32(vld1q_f32(accp), vcvtq_f32_s32(s[j][r]), vmulq_n_f32(dw, a[j]->d));
-                if (MIN)
-                    acc = vfmaq_n_f32(acc, dm, a[j]->d * -(float)a[j]->corr);
-                vst1q_f32(accp, acc);
-            }
-        }
+        pair_scale(t, j0, wd, MIN, NT, a, s);
     }
 }
 
