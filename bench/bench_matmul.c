@@ -34,13 +34,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define DIM 2048
-#define FF 5632
-#define KV 256
-#define LAYERS 22
-#define VOCAB 32000
-#define MATS_PER_LAYER 7
-#define N_MATS (LAYERS * MATS_PER_LAYER + 1)
+#define DIM BENCH_TL_DIM
+#define FF BENCH_TL_FF
+#define KV BENCH_TL_KV
+#define LAYERS BENCH_TL_LAYERS
+#define VOCAB BENCH_TL_VOCAB
+#define MATS_PER_LAYER BENCH_TL_MATS_PER_LAYER
+#define N_MATS BENCH_TL_MATS
 
 typedef struct mat {
     int64_t rows, cols;
@@ -65,19 +65,15 @@ static int build(const char *tname, mat *m, bool repack) {
     int k = 0;
     for (int l = 0; l < LAYERS; l++) {
         const bool more = q4km && use_more_bits(l, LAYERS);
-        const int64_t shapes[MATS_PER_LAYER][2] = {{DIM, DIM}, {KV, DIM}, {KV, DIM}, {DIM, DIM},
-                                                   {FF, DIM},  {FF, DIM}, {DIM, FF}};
         for (int j = 0; j < MATS_PER_LAYER; j++) {
-            m[k].rows = shapes[j][0];
-            m[k].cols = shapes[j][1];
+            bench_tl_shape(k, &m[k].rows, &m[k].cols);
             m[k].type = (uint32_t)base;
             if (more && (j == 2 || j == 6))
                 m[k].type = SB_TYPE_Q6_K;
             k++;
         }
     }
-    m[k].rows = VOCAB;
-    m[k].cols = DIM;
+    bench_tl_shape(k, &m[k].rows, &m[k].cols);
     m[k].type = q4km ? SB_TYPE_Q6_K : (uint32_t)base;
     k++;
     for (int i = 0; i < k; i++) {
@@ -111,26 +107,14 @@ static void release(mat *m, int n) {
 /* Runs every matmul once with n tokens; returns seconds. fused: q/k/v and
  * gate/up as one sb_cpu_matmul_multi call each (what an engine does),
  * else one call per matrix. */
-static double pass(sb_threadpool *pool, mat *m, int nm, int64_t n, const float *x, float *y, void *scratch,
-                   bool fused) {
+static double pass(sb_threadpool *pool, const sb_cpu_weight *const *ws, int64_t n, const float *x, float *y,
+                   void *scratch, bool fused) {
     const double t0 = sb_now_seconds();
-    if (!fused) {
-        for (int i = 0; i < nm; i++)
-            sb_cpu_matmul(pool, &m[i].w, x, n, y, false, scratch);
-        return sb_now_seconds() - t0;
-    }
-    for (int l = 0; l < LAYERS; l++) {
-        mat *L = m + l * MATS_PER_LAYER;
-        const sb_cpu_weight *qkv[3] = {&L[0].w, &L[1].w, &L[2].w};
-        float *yq[3] = {y, y + n * DIM, y + n * (DIM + KV)};
-        sb_cpu_matmul_multi(pool, qkv, 3, x, n, yq, false, scratch);
-        sb_cpu_matmul(pool, &L[3].w, x, n, y, false, scratch);
-        const sb_cpu_weight *gu[2] = {&L[4].w, &L[5].w};
-        float *yg[2] = {y, y + n * FF};
-        sb_cpu_matmul_multi(pool, gu, 2, x, n, yg, false, scratch);
-        sb_cpu_matmul(pool, &L[6].w, x, n, y, false, scratch);
-    }
-    sb_cpu_matmul(pool, &m[nm - 1].w, x, n, y, false, scratch);
+    if (fused)
+        bench_tl_pass(pool, ws, n, x, y, scratch);
+    else
+        for (int i = 0; i < N_MATS; i++)
+            sb_cpu_matmul(pool, ws[i], x, n, y, false, scratch);
     return sb_now_seconds() - t0;
 }
 
@@ -214,6 +198,9 @@ int main(int argc, char **argv) {
         const int nm = build(tn, m, repack);
         if (nm < 0)
             return 1;
+        const sb_cpu_weight *ws[N_MATS];
+        for (int i = 0; i < nm; i++)
+            ws[i] = &m[i].w;
         double bytes = 0.0, macs = 0.0;
         size_t scratch_bytes = 0;
         for (int i = 0; i < nm; i++) {
@@ -235,14 +222,14 @@ int main(int argc, char **argv) {
         /* (b) decode. The machine's bandwidth drifts (other tenants), so each
          * token is paired with a bandwidth measurement taken just before it
          * (256 MiB, one pass) and the fraction is the median of the pairs. */
-        pass(pool, m, nm, 1, x, y, scratch, true); /* warm-up */
+        pass(pool, ws, 1, x, y, scratch, true); /* warm-up */
         double *t = sb_malloc((size_t)tokens * sizeof(double)), *tu = sb_malloc((size_t)tokens * sizeof(double));
         double *fr = sb_malloc((size_t)tokens * sizeof(double)), *fru = sb_malloc((size_t)tokens * sizeof(double));
         double *bws = sb_malloc((size_t)tokens * sizeof(double));
         for (int k = 0; k < tokens; k++) { /* fused and per-matrix passes interleaved: same conditions */
             bws[k] = sb_cpu_measure_read_bandwidth(pool, (size_t)256 << 20, 1);
-            t[k] = pass(pool, m, nm, 1, x, y, scratch, true);
-            tu[k] = pass(pool, m, nm, 1, x, y, scratch, false);
+            t[k] = pass(pool, ws, 1, x, y, scratch, true);
+            tu[k] = pass(pool, ws, 1, x, y, scratch, false);
             fr[k] = bytes / t[k] / bws[k];
             fru[k] = bytes / tu[k] / bws[k];
         }
@@ -269,12 +256,12 @@ int main(int argc, char **argv) {
             const int64_t n = gemm_n[g];
             if (n < 1 || n > max_n)
                 continue;
-            pass(pool, m, nm, n, x, y, scratch, true);
+            pass(pool, ws, n, x, y, scratch, true);
             double best = 1e30, sum = 0.0;
             const int runs = 3;
             double tr[3];
             for (int r = 0; r < runs; r++) {
-                tr[r] = pass(pool, m, nm, n, x, y, scratch, true);
+                tr[r] = pass(pool, ws, n, x, y, scratch, true);
                 best = tr[r] < best ? tr[r] : best;
                 sum += tr[r];
             }

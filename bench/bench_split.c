@@ -51,9 +51,9 @@
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 
-#define LAYERS 22
-#define MATS_PER_LAYER 7
-#define N_MATS (LAYERS * MATS_PER_LAYER + 1)
+#define LAYERS BENCH_TL_LAYERS
+#define MATS_PER_LAYER BENCH_TL_MATS_PER_LAYER
+#define N_MATS BENCH_TL_MATS
 #define N_CALLS (LAYERS * 4 + 1)
 #define BLOCK_BYTES 288 /* one Q4_0-shaped block of the loop: 32 scale bytes, 256 quant bytes */
 #define GROUP_BLOCKS 64 /* 18 KB: a 16-row group of 2048 Q4_0 columns */
@@ -195,22 +195,6 @@ static void stream_pass(void *arg, int ith, int nth) {
     x->sink[ith] = r;
 }
 
-/* One pass through the engine's decode driver. */
-static void engine_pass(sb_threadpool *pool, sb_cpu_weight *m, const float *x, float *y, void *scratch) {
-    for (int l = 0; l < LAYERS; l++) {
-        sb_cpu_weight *lw = m + l * MATS_PER_LAYER;
-        const sb_cpu_weight *qkv[3] = {&lw[0], &lw[1], &lw[2]};
-        float *yqkv[3] = {y, y + 2048, y + 2304};
-        sb_cpu_matmul_multi(pool, qkv, 3, x, 1, yqkv, false, scratch);
-        sb_cpu_matmul(pool, &lw[3], x, 1, y, false, scratch);
-        const sb_cpu_weight *gu[2] = {&lw[4], &lw[5]};
-        float *ygu[2] = {y, y + 5632};
-        sb_cpu_matmul_multi(pool, gu, 2, x, 1, ygu, false, scratch);
-        sb_cpu_matmul(pool, &lw[6], x, 1, y, false, scratch);
-    }
-    sb_cpu_matmul(pool, &m[LAYERS * MATS_PER_LAYER], x, 1, y, false, scratch);
-}
-
 /* The byte range from the start of weight a to the end of weight b. */
 static call_range span(const sb_cpu_weight *a, const sb_cpu_weight *b) {
     const uint8_t *p = a->packed;
@@ -246,13 +230,14 @@ int main(int argc, char **argv) {
         fprintf(stderr, "bench_split: %s\n", err.msg);
         return 1;
     }
-    static const int64_t shapes[MATS_PER_LAYER][2] = {{2048, 2048}, {256, 2048},  {256, 2048}, {2048, 2048},
-                                                      {5632, 2048}, {5632, 2048}, {2048, 5632}};
     sb_cpu_weight m[N_MATS];
-    for (int l = 0; l < LAYERS; l++)
-        for (int j = 0; j < MATS_PER_LAYER; j++)
-            make_weight(&rng, &m[l * MATS_PER_LAYER + j], shapes[j][0], shapes[j][1], &arena);
-    make_weight(&rng, &m[N_MATS - 1], 32000, 2048, &arena);
+    const sb_cpu_weight *ws[N_MATS];
+    for (int i = 0; i < N_MATS; i++) {
+        int64_t rows, cols;
+        bench_tl_shape(i, &rows, &cols);
+        make_weight(&rng, &m[i], rows, cols, &arena);
+        ws[i] = &m[i];
+    }
     double bytes = 0;
     for (int i = 0; i < N_MATS; i++)
         bytes += (double)m[i].packed_bytes;
@@ -272,8 +257,8 @@ int main(int argc, char **argv) {
         fprintf(stderr, "bench_split: %s\n", err.msg);
         return 1;
     }
-    float *x = sb_aligned_alloc(64, sizeof(float) * 5632);
-    float *y = sb_aligned_alloc(64, sizeof(float) * 32000);
+    float *x = sb_aligned_alloc(64, sizeof(float) * BENCH_TL_FF);
+    float *y = sb_aligned_alloc(64, sizeof(float) * BENCH_TL_VOCAB);
     const size_t scratch_bytes = sb_cpu_matmul_scratch_size(&m[N_MATS - 1], 1) + sb_cpu_matmul_scratch_size(&m[6], 1);
     void *scratch = sb_aligned_alloc(64, scratch_bytes);
     pass_ctx *ctx = sb_aligned_alloc(64, sizeof *ctx);
@@ -281,7 +266,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "bench_split: out of memory\n");
         return 1;
     }
-    for (int i = 0; i < 5632; i++)
+    for (int i = 0; i < BENCH_TL_FF; i++)
         x[i] = (float)(sb_rng_next(&rng) % 2001) / 1000.0f - 1.0f;
     memset(ctx, 0, sizeof *ctx);
     ctx->calls = calls;
@@ -298,7 +283,7 @@ int main(int argc, char **argv) {
             double t0;
             if (way == WAY_ENGINE) {
                 t0 = sb_now_seconds();
-                engine_pass(pool, m, x, y, scratch);
+                bench_tl_pass(pool, ws, 1, x, y, scratch); /* the engine's decode driver */
             } else {
                 ctx->way = way;
                 for (int c = 0; c < N_CALLS; c++) {

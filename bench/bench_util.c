@@ -8,6 +8,34 @@
 
 #include <string.h>
 
+void bench_tl_shape(int i, int64_t *rows, int64_t *cols) {
+    static const int64_t layer[BENCH_TL_MATS_PER_LAYER][2] = {
+        {BENCH_TL_DIM, BENCH_TL_DIM}, {BENCH_TL_KV, BENCH_TL_DIM}, {BENCH_TL_KV, BENCH_TL_DIM},
+        {BENCH_TL_DIM, BENCH_TL_DIM}, {BENCH_TL_FF, BENCH_TL_DIM}, {BENCH_TL_FF, BENCH_TL_DIM},
+        {BENCH_TL_DIM, BENCH_TL_FF}};
+    if (i >= BENCH_TL_LAYERS * BENCH_TL_MATS_PER_LAYER) {
+        *rows = BENCH_TL_VOCAB;
+        *cols = BENCH_TL_DIM;
+        return;
+    }
+    *rows = layer[i % BENCH_TL_MATS_PER_LAYER][0];
+    *cols = layer[i % BENCH_TL_MATS_PER_LAYER][1];
+}
+
+void bench_tl_pass(sb_threadpool *pool, const sb_cpu_weight *const *w, int64_t n, const float *x, float *y,
+                   void *scratch) {
+    for (int l = 0; l < BENCH_TL_LAYERS; l++) {
+        const sb_cpu_weight *const *lw = w + l * BENCH_TL_MATS_PER_LAYER;
+        float *yq[3] = {y, y + n * BENCH_TL_DIM, y + n * (BENCH_TL_DIM + BENCH_TL_KV)};
+        sb_cpu_matmul_multi(pool, lw, 3, x, n, yq, false, scratch);
+        sb_cpu_matmul(pool, lw[3], x, n, y, false, scratch);
+        float *yg[2] = {y, y + n * BENCH_TL_FF};
+        sb_cpu_matmul_multi(pool, lw + 4, 2, x, n, yg, false, scratch);
+        sb_cpu_matmul(pool, lw[6], x, n, y, false, scratch);
+    }
+    sb_cpu_matmul(pool, w[BENCH_TL_MATS - 1], x, n, y, false, scratch);
+}
+
 void bench_fill_weight(sb_rng *rng, uint32_t type, uint8_t *p, int64_t rows, int64_t cols) {
     uint64_t rb = 0;
     sb_type_row_size(type, (uint64_t)cols, &rb);
