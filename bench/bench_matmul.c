@@ -202,20 +202,13 @@ int main(int argc, char **argv) {
         for (int i = 0; i < nm; i++)
             ws[i] = &m[i].w;
         double bytes = 0.0, macs = 0.0;
-        size_t scratch_bytes = 0;
+        size_t scratch_bytes = bench_tl_scratch_size(ws, max_n); /* and one call per matrix: */
         for (int i = 0; i < nm; i++) {
             uint64_t rb = 0;
             sb_type_row_size(m[i].type, (uint64_t)m[i].cols, &rb);
             bytes += (double)rb * (double)m[i].rows;
             macs += (double)m[i].rows * (double)m[i].cols;
             const size_t s = sb_cpu_matmul_scratch_size(&m[i].w, max_n);
-            scratch_bytes = s > scratch_bytes ? s : scratch_bytes;
-        }
-        {
-            const sb_cpu_weight *qkv[3] = {&m[0].w, &m[1].w, &m[2].w}, *gu[2] = {&m[4].w, &m[5].w};
-            size_t s = sb_cpu_matmul_multi_scratch_size(qkv, 3, max_n);
-            scratch_bytes = s > scratch_bytes ? s : scratch_bytes;
-            s = sb_cpu_matmul_multi_scratch_size(gu, 2, max_n);
             scratch_bytes = s > scratch_bytes ? s : scratch_bytes;
         }
         void *scratch = sb_aligned_alloc(64, scratch_bytes);

@@ -259,8 +259,7 @@ int main(int argc, char **argv) {
     }
     float *x = sb_aligned_alloc(64, sizeof(float) * BENCH_TL_FF);
     float *y = sb_aligned_alloc(64, sizeof(float) * BENCH_TL_VOCAB);
-    const size_t scratch_bytes = sb_cpu_matmul_scratch_size(&m[N_MATS - 1], 1) + sb_cpu_matmul_scratch_size(&m[6], 1);
-    void *scratch = sb_aligned_alloc(64, scratch_bytes);
+    void *scratch = sb_aligned_alloc(64, bench_tl_scratch_size(ws, 1));
     pass_ctx *ctx = sb_aligned_alloc(64, sizeof *ctx);
     if (!x || !y || !scratch || !ctx) {
         fprintf(stderr, "bench_split: out of memory\n");

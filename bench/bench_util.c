@@ -36,6 +36,18 @@ void bench_tl_pass(sb_threadpool *pool, const sb_cpu_weight *const *w, int64_t n
     sb_cpu_matmul(pool, w[BENCH_TL_MATS - 1], x, n, y, false, scratch);
 }
 
+size_t bench_tl_scratch_size(const sb_cpu_weight *const *w, int64_t n) {
+    size_t need = sb_cpu_matmul_scratch_size(w[BENCH_TL_MATS - 1], n);
+    for (int l = 0; l < BENCH_TL_LAYERS; l++) {
+        const sb_cpu_weight *const *lw = w + l * BENCH_TL_MATS_PER_LAYER;
+        const size_t s[4] = {sb_cpu_matmul_multi_scratch_size(lw, 3, n), sb_cpu_matmul_scratch_size(lw[3], n),
+                             sb_cpu_matmul_multi_scratch_size(lw + 4, 2, n), sb_cpu_matmul_scratch_size(lw[6], n)};
+        for (int i = 0; i < 4; i++)
+            need = s[i] > need ? s[i] : need;
+    }
+    return need;
+}
+
 void bench_fill_weight(sb_rng *rng, uint32_t type, uint8_t *p, int64_t rows, int64_t cols) {
     uint64_t rb = 0;
     sb_type_row_size(type, (uint64_t)cols, &rb);

@@ -32,6 +32,10 @@ void bench_tl_shape(int i, int64_t *rows, int64_t *cols);
 void bench_tl_pass(sb_threadpool *pool, const sb_cpu_weight *const *w, int64_t n, const float *x, float *y,
                    void *scratch);
 
+/* Bytes of scratch bench_tl_pass needs on up to n tokens with these weights:
+ * the largest any of its calls asks for. */
+size_t bench_tl_scratch_size(const sb_cpu_weight *const *w, int64_t n);
+
 /* Fills the GGUF bytes of `rows` rows of `cols` values of `type` (the
  * caller's buffer, sized by sb_type_row_size) with random quants and every
  * block scale (and min) 0.01, or with values in [-1, 1] for F32 / F16 /
